@@ -1,0 +1,1 @@
+"""The gateway: the one public door (identity, proxy, rate limits, merged OpenAPI)."""

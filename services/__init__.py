@@ -1,0 +1,1 @@
+"""The four eyhub services, each with its own database and worker."""

@@ -1,0 +1,1 @@
+"""The bookings service: bookings, waiting lists, attendance, CPD record, invites, feeds."""

@@ -1,0 +1,17 @@
+"""The bookings service's app factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from shared.config import Settings
+from shared.web import create_component_app
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    return create_component_app(
+        "bookings",
+        title="eyhub bookings",
+        description="Bookings, waiting lists, attendance, CPD record, invites and calendar feeds.",
+        settings=settings,
+    )

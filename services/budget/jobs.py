@@ -1,0 +1,9 @@
+"""Periodic work of the budget worker."""
+
+from __future__ import annotations
+
+from shared.worker import Worker
+
+
+def register(worker: Worker) -> None:
+    """Add the budget service's periodic jobs to its worker (none yet)."""

@@ -1,0 +1,1 @@
+"""The catalogue service: hubs, events and their sessions; public hub calendars."""

@@ -1,0 +1,1 @@
+"""The mentoring service: mentor profiles, requests, matching, caseload and mentoring meetings."""

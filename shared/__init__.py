@@ -1,0 +1,1 @@
+"""The kernel every eyhub component uses: config, db, web, messaging, auth, calendar, mail."""

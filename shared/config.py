@@ -1,0 +1,167 @@
+"""Configuration, from the environment only (DESIGN.md §2).
+
+One frozen ``Settings`` object is built per process; nothing reads ``os.environ``
+elsewhere, so a test can run a component against any set of values.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+SERVICES: tuple[str, ...] = ("catalogue", "bookings", "mentoring", "budget")
+COMPONENTS: tuple[str, ...] = ("gateway", *SERVICES)
+PORT_OFFSETS: dict[str, int] = {name: i for i, name in enumerate(COMPONENTS)}
+
+#: Every variable the platform reads, with its meaning; deploy/ is checked against this.
+ENV_VARS: dict[str, str] = {
+    "EYHUB_DATA_DIR": "SQLite files, broker/, mail/, keys/",
+    "EYHUB_PORT_BASE": "gateway = base, catalogue +1, bookings +2, mentoring +3, budget +4",
+    **{f"EYHUB_{c.upper()}_DATABASE_URL": f"database of {c}" for c in COMPONENTS},
+    **{f"EYHUB_{s.upper()}_URL": f"where the gateway reaches {s}" for s in SERVICES},
+    "EYHUB_BROKER_URL": "kombu broker URL; default filesystem:// under $EYHUB_DATA_DIR/broker",
+    "EYHUB_BUS_NAMESPACE": "prefix for exchange and queue names (shared brokers, tests)",
+    "EYHUB_SMTP_URL": "smtp://user:pass@host:587?starttls=true; unset writes .eml files",
+    "EYHUB_MAIL_FROM": "sender address of platform mail",
+    "EYHUB_PUBLIC_URL": "public base URL used in links, feed URLs and ICS UIDs",
+    "EYHUB_ADMIN_EMAIL": "bootstrap admin, created at start if missing",
+    "EYHUB_ADMIN_PASSWORD": "bootstrap admin password",
+    "EYHUB_REDIS_URL": "rate-limit storage shared by gateway replicas",
+    "EYHUB_LOG_LEVEL": "DEBUG, INFO, WARNING...",
+    "EYHUB_WEB_WORKERS": "gunicorn worker processes per service",
+    "EYHUB_WEB_THREADS": "gunicorn threads per worker",
+    "EYHUB_MAX_BODY_BYTES": "largest accepted request body",
+    "EYHUB_AUTO_MIGRATE": "apply migrations when a process starts (default: on for SQLite)",
+    "EYHUB_JWT_PRIVATE_KEY": "PEM private key for tokens (production); else generated in keys/",
+    "EYHUB_CORS_ORIGINS": "comma-separated origins allowed by CORS; empty = closed",
+    "STRIPE_API_KEY": "Stripe secret key",
+    "STRIPE_WEBHOOK_SECRET": "Stripe webhook signing secret",
+    "EYHUB_STRIPE_API_BASE": "Stripe API base URL (the built-in fake in embedded mode)",
+}
+
+
+class ConfigError(ValueError):
+    """A variable has a value the platform cannot use; the message names it."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a process needs to know about where everything is."""
+
+    data_dir: Path
+    port_base: int = 8080
+    broker_url: str = "filesystem://"
+    bus_namespace: str = ""
+    smtp_url: str | None = None
+    mail_from: str = "eyhub <no-reply@example.org>"
+    public_url: str = "http://127.0.0.1:8080"
+    admin_email: str = "admin@example.org"
+    admin_password: str = "admin-password"
+    redis_url: str | None = None
+    log_level: str = "INFO"
+    web_workers: int = 1
+    web_threads: int = 8
+    max_body_bytes: int = 1_000_000
+    cors_origins: tuple[str, ...] = ()
+    jwt_private_key: str | None = None
+    stripe_api_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None
+    auto_migrate: bool | None = None
+    database_urls: Mapping[str, str] = field(default_factory=dict)
+    service_urls: Mapping[str, str] = field(default_factory=dict)
+
+    # -- derived ---------------------------------------------------------------
+    def port(self, component: str) -> int:
+        return self.port_base + PORT_OFFSETS[component]
+
+    def database_url(self, component: str) -> str:
+        if component in self.database_urls:
+            return self.database_urls[component]
+        return f"sqlite:///{self.data_dir / (component + '.db')}"
+
+    def service_url(self, component: str) -> str:
+        """Base URL the gateway (and read-through fallbacks) use to reach a component."""
+        return self.service_urls.get(component) or f"http://127.0.0.1:{self.port(component)}"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.data_dir / "broker"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url.startswith(("filesystem:", "memory:"))
+
+    def should_migrate_at_start(self, component: str) -> bool:
+        if self.auto_migrate is not None:
+            return self.auto_migrate
+        return self.database_url(component).startswith("sqlite")
+
+    @property
+    def public_host(self) -> str:
+        return urlsplit(self.public_url).hostname or "localhost"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read every EYHUB_* variable once; fail early with the variable's name."""
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("EYHUB_DATA_DIR") or "./var").expanduser().resolve()
+    port_base = _int(env, "EYHUB_PORT_BASE", 8080)
+    if not 1 <= port_base <= 65530:
+        raise ConfigError(f"EYHUB_PORT_BASE must be a port number, got {port_base}")
+    auto = env.get("EYHUB_AUTO_MIGRATE")
+    return Settings(
+        data_dir=data_dir,
+        port_base=port_base,
+        broker_url=env.get("EYHUB_BROKER_URL") or "filesystem://",
+        bus_namespace=env.get("EYHUB_BUS_NAMESPACE", ""),
+        smtp_url=env.get("EYHUB_SMTP_URL") or None,
+        mail_from=env.get("EYHUB_MAIL_FROM") or "eyhub <no-reply@example.org>",
+        public_url=(env.get("EYHUB_PUBLIC_URL") or f"http://127.0.0.1:{port_base}").rstrip("/"),
+        admin_email=env.get("EYHUB_ADMIN_EMAIL") or "admin@example.org",
+        admin_password=env.get("EYHUB_ADMIN_PASSWORD") or "admin-password",
+        redis_url=env.get("EYHUB_REDIS_URL") or None,
+        log_level=(env.get("EYHUB_LOG_LEVEL") or "INFO").upper(),
+        web_workers=_int(env, "EYHUB_WEB_WORKERS", 1),
+        web_threads=_int(env, "EYHUB_WEB_THREADS", 8),
+        max_body_bytes=_int(env, "EYHUB_MAX_BODY_BYTES", 1_000_000),
+        cors_origins=tuple(
+            o.strip() for o in (env.get("EYHUB_CORS_ORIGINS") or "").split(",") if o.strip()
+        ),
+        jwt_private_key=env.get("EYHUB_JWT_PRIVATE_KEY") or None,
+        stripe_api_key=env.get("STRIPE_API_KEY") or None,
+        stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
+        stripe_api_base=env.get("EYHUB_STRIPE_API_BASE") or None,
+        auto_migrate=None if auto in (None, "") else auto.lower() in ("1", "true", "yes", "on"),
+        database_urls={
+            c: env[f"EYHUB_{c.upper()}_DATABASE_URL"]
+            for c in COMPONENTS
+            if env.get(f"EYHUB_{c.upper()}_DATABASE_URL")
+        },
+        service_urls={
+            s: env[f"EYHUB_{s.upper()}_URL"].rstrip("/")
+            for s in SERVICES
+            if env.get(f"EYHUB_{s.upper()}_URL")
+        },
+    )

@@ -1,0 +1,71 @@
+"""Liveness, readiness and metrics endpoints (the same on every component).
+
+``/healthz`` says the process answers; ``/readyz`` says it can do useful work (its
+database and the broker answer) and carries the backlog figures operators look at.
+Readiness checks are pluggable so messaging and the gateway can add their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from shared import metrics
+from shared.config import Settings
+
+log = logging.getLogger("eyhub.health")
+
+#: A check returns details (a dict) or raises; raising makes the component not ready.
+Check = Callable[[], dict[str, Any] | None]
+
+
+def broker_ping(settings: Settings, timeout: float = 2.0) -> dict[str, Any]:
+    """Can we reach the broker right now? Cheap enough to run on every probe."""
+    if settings.embedded_broker:
+        settings.broker_dir.mkdir(parents=True, exist_ok=True)
+        probe = settings.broker_dir / ".ready-probe"
+        probe.write_text(str(time.time()))
+        return {"transport": "filesystem"}
+    from kombu import Connection
+
+    with Connection(settings.broker_url, connect_timeout=timeout) as conn:
+        conn.ensure_connection(max_retries=1, timeout=timeout)
+        return {"transport": conn.transport_cls if isinstance(conn.transport_cls, str) else "amqp"}
+
+
+def health_blueprint() -> Blueprint:
+    bp = Blueprint("health", __name__)
+
+    @bp.get("/healthz")
+    def healthz() -> Response:
+        rt = current_app.extensions["eyhub"]
+        return jsonify({"status": "ok", "component": rt.component})
+
+    @bp.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        rt = current_app.extensions["eyhub"]
+        checks: dict[str, Any] = {}
+        ready = True
+        for name, check in rt.readiness_checks:
+            try:
+                details = check() or {}
+                checks[name] = {"ok": True, **details}
+            except Exception as exc:  # a probe must answer, whatever broke
+                ready = False
+                checks[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+        status = 200 if ready else 503
+        if not ready:
+            log.warning("not ready", extra={"checks": checks})
+        body = {"status": "ready" if ready else "not ready", "component": rt.component}
+        return jsonify({**body, "checks": checks}), status
+
+    @bp.get("/metrics")
+    def prometheus() -> Response:
+        data, ctype = metrics.render()
+        return Response(data, content_type=ctype)
+
+    return bp

@@ -1,0 +1,87 @@
+"""Alembic, driven from code: one script directory per component plus the kernel's.
+
+Each component's database gets the kernel tables (own version table) and then the
+component's own tables. ``eyhub migrate`` runs this for every component; in embedded
+mode each process also runs it at start (it is idempotent and serialised by the DB).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData
+
+from shared.config import Settings
+from shared.db import make_engine
+
+log = logging.getLogger("eyhub.migrations")
+
+KERNEL_VERSION_TABLE = "alembic_version_kernel"
+
+
+def script_location(target: str) -> Path:
+    """``kernel`` or a component name → its migrations folder."""
+    if target == "kernel":
+        return Path(__file__).parent / "kernel_migrations"
+    package = "gateway" if target == "gateway" else f"services.{target}"
+    module = importlib.import_module(package)
+    return Path(module.__file__).parent / "migrations"  # type: ignore[arg-type]
+
+
+def alembic_config(target: str, url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location(target)))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["version_table"] = (
+        KERNEL_VERSION_TABLE if target == "kernel" else "alembic_version"
+    )
+    return cfg
+
+
+def run_env(metadata: MetaData) -> None:
+    """Body of every ``migrations/env.py``: online migrations on one connection."""
+    cfg = context.config
+    connection = cfg.attributes.get("connection")
+    version_table = cfg.attributes.get("version_table", "alembic_version")
+    if connection is None:
+        engine = make_engine(cfg.get_main_option("sqlalchemy.url") or "")
+        with engine.connect() as conn:
+            _run(conn, metadata, version_table)
+        engine.dispose()
+    else:
+        _run(connection, metadata, version_table)
+
+
+def _run(connection, metadata: MetaData, version_table: str) -> None:  # type: ignore[no-untyped-def]
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        version_table=version_table,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def upgrade(component: str, settings: Settings, revision: str = "head") -> None:
+    """Bring one component's database to ``revision`` (kernel tables first)."""
+    url = settings.database_url(component)
+    for target in ("kernel", component):
+        if not (script_location(target) / "versions").is_dir():
+            continue
+        command.upgrade(alembic_config(target, url), revision)
+    log.info("migrated", extra={"database_of": component})
+
+
+def revision(target: str, settings: Settings, message: str) -> None:
+    """Autogenerate a new revision for ``target`` against its current database."""
+    component = "gateway" if target == "kernel" else target
+    upgrade(component, settings)
+    command.revision(
+        alembic_config(target, settings.database_url(component)), message=message, autogenerate=True
+    )

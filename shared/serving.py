@@ -1,0 +1,78 @@
+"""``eyhub serve``: a component's app under gunicorn (gthread workers)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from shared.config import Settings
+
+
+def app_factory(component: str) -> Any:
+    package = "gateway" if component == "gateway" else f"services.{component}"
+    return importlib.import_module(f"{package}.app").create_app
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, component: str, settings: Settings, options: dict[str, Any]) -> None:
+        self.component = component
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if key in self.cfg.settings and value is not None:
+                self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return app_factory(self.component)(self.settings)
+
+
+def gunicorn_options(component: str, settings: Settings, bind: str | None = None) -> dict[str, Any]:
+    """Defaults that suit the embedded mode; production tunes them by env (deploy/)."""
+    return {
+        "bind": bind or f"127.0.0.1:{settings.port(component)}",
+        "workers": settings.web_workers,
+        "worker_class": "gthread",
+        "threads": settings.web_threads,
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "accesslog": None,  # our app logs requests as JSON, with secrets scrubbed
+        "errorlog": "-",
+        "proc_name": f"eyhub-{component}",
+        "preload_app": False,
+        "control_socket_disable": True,  # one per host by default: several would collide
+        "logconfig_dict": _json_logging(component),
+    }
+
+
+def _json_logging(component: str) -> dict[str, Any]:
+    """Gunicorn's own lines in the same one-JSON-object-a-line format as ours."""
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "shared.logs.JsonFormatter", "component": component}},
+        "handlers": {"console": handler, "error_console": handler},
+        "root": {"level": "INFO", "handlers": ["console"]},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        },
+    }
+
+
+def serve(component: str, settings: Settings, bind: str | None = None) -> None:
+    if settings.should_migrate_at_start(component):
+        from shared.logs import configure_logging
+        from shared.migrations import upgrade
+
+        configure_logging(component, settings.log_level)
+        upgrade(component, settings)  # once, in the master, before workers fork
+        settings = dataclasses.replace(settings, auto_migrate=False)
+    _Gunicorn(component, settings, gunicorn_options(component, settings, bind)).run()

@@ -1,0 +1,143 @@
+"""``eyhub up``: the whole platform in the foreground, all or nothing.
+
+Starts the gateway, the four services and their workers as child processes (each in
+its own process group, so stopping one stops everything it forked), waits until every
+HTTP component answers ``/readyz``, and prints where to go. If any child dies, ``up``
+names it, stops the rest and exits non-zero: never a half-alive platform.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import requests
+
+from shared.config import COMPONENTS, SERVICES, Settings
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+def _say(msg: str) -> None:
+    print(f"eyhub up: {msg}", flush=True)
+
+
+def plan(settings: Settings) -> list[Child]:
+    exe = [sys.executable, "-m", "shared.cli"]
+    children = [Child(c, [*exe, "serve", c]) for c in COMPONENTS]
+    children += [Child(f"{s}-worker", [*exe, "worker", s]) for s in SERVICES]
+    return children
+
+
+def _stop_all(children: list[Child], timeout: float = 15.0) -> None:
+    for child in children:
+        if child.proc is not None and child.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for child in children:
+        if child.proc is None:
+            continue
+        try:
+            child.proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _say(f"{child.name} did not stop in time; killing it")
+        # Whatever the leader did, take down anything left in its group.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.proc.pid, signal.SIGKILL)
+        if child.proc.poll() is None:
+            child.proc.wait(5)
+
+
+def _wait_ready(settings: Settings, children: list[Child], timeout: float) -> Child | None:
+    """Poll every /readyz; return a child that died meanwhile, else None once all ready."""
+    pending = {c: f"http://127.0.0.1:{settings.port(c)}/readyz" for c in COMPONENTS}
+    deadline = time.monotonic() + timeout
+    while pending:
+        for child in children:
+            if child.proc is not None and child.proc.poll() is not None:
+                return child
+        for name, url in list(pending.items()):
+            try:
+                if requests.get(url, timeout=2).status_code == 200:
+                    del pending[name]
+            except requests.RequestException:
+                pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
+        time.sleep(0.25)
+    return None
+
+
+def up(settings: Settings, *, demo: bool = False, ready_timeout: float = 90.0) -> int:
+    from shared.migrations import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _say(f"data in {settings.data_dir}; broker {settings.broker_url.split('@')[-1]}")
+    _say("applying migrations")
+    for component in COMPONENTS:
+        upgrade(component, settings)
+    if demo:
+        from shared.demo import seed_demo
+
+        _say("loading demo data")
+        seed_demo(settings)
+
+    env = {**os.environ, "EYHUB_AUTO_MIGRATE": "false", "PYTHONUNBUFFERED": "1"}
+    children = plan(settings)
+    stopping = False
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    old_term = signal.signal(signal.SIGTERM, _on_signal)
+    old_int = signal.signal(signal.SIGINT, _on_signal)
+    try:
+        for child in children:
+            child.proc = subprocess.Popen(child.argv, env=env, start_new_session=True)
+        _say(f"started {len(children)} processes; waiting until every service is ready")
+        try:
+            dead = _wait_ready(settings, children, ready_timeout)
+        except TimeoutError as exc:
+            _say(str(exc))
+            return 1
+        if dead is not None:
+            _say(f"{dead.name} exited with code {dead.proc.returncode} during start; stopping")  # type: ignore[union-attr]
+            return 1
+        _say(f"ready: {settings.public_url}  (API docs {settings.public_url}/docs)")
+        if demo:
+            from shared.demo import DEMO_LOGINS
+
+            _say("demo logins (password for all: see right):")
+            for role, email, password in DEMO_LOGINS:
+                print(f"    {role:<14} {email:<40} {password}", flush=True)
+        _say("Ctrl-C stops everything")
+        while not stopping:
+            for child in children:
+                if child.proc is not None and child.proc.poll() is not None:
+                    code = child.proc.returncode
+                    _say(f"{child.name} exited unexpectedly (code {code}); stopping the rest")
+                    return 1
+            time.sleep(0.3)
+        _say("stopping")
+        return 0
+    finally:
+        _stop_all(children)
+        signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
+        _say("stopped")
