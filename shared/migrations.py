@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import shutil
 from pathlib import Path
 
 from alembic import command, context
@@ -82,6 +83,17 @@ def revision(target: str, settings: Settings, message: str) -> None:
     """Autogenerate a new revision for ``target`` against its current database."""
     component = "gateway" if target == "kernel" else target
     upgrade(component, settings)
-    command.revision(
-        alembic_config(target, settings.database_url(component)), message=message, autogenerate=True
-    )
+    # One template for every script folder: borrow the kernel's while generating.
+    template = script_location(target) / "script.py.mako"
+    borrowed = not template.exists()
+    if borrowed:
+        shutil.copy(script_location("kernel") / "script.py.mako", template)
+    try:
+        command.revision(
+            alembic_config(target, settings.database_url(component)),
+            message=message,
+            autogenerate=True,
+        )
+    finally:
+        if borrowed:
+            template.unlink()
