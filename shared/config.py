@@ -27,6 +27,11 @@ ENV_VARS: dict[str, str] = {
     "EYHUB_SMTP_URL": "smtp://user:pass@host:587?starttls=true; unset writes .eml files",
     "EYHUB_MAIL_FROM": "sender address of platform mail",
     "EYHUB_PUBLIC_URL": "public base URL used in links, feed URLs and ICS UIDs",
+    "EYHUB_GATEWAY_URL": "where services reach the gateway (JWKS); default 127.0.0.1:$PORT_BASE",
+    "EYHUB_JWKS_URL": "where services fetch the token signing keys",
+    "EYHUB_JWT_ISSUER": "iss claim of tokens (default: EYHUB_PUBLIC_URL)",
+    "EYHUB_JWT_AUDIENCE": "aud claim of tokens (default: eyhub)",
+    "EYHUB_TOKEN_TTL_SECONDS": "lifetime of access tokens",
     "EYHUB_ADMIN_EMAIL": "bootstrap admin, created at start if missing",
     "EYHUB_ADMIN_PASSWORD": "bootstrap admin password",
     "EYHUB_REDIS_URL": "rate-limit storage shared by gateway replicas",
@@ -81,6 +86,11 @@ class Settings:
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
     auto_migrate: bool | None = None
+    gateway_url: str = "http://127.0.0.1:8080"
+    jwks_url: str = "http://127.0.0.1:8080/.well-known/jwks.json"
+    jwt_issuer: str = "http://127.0.0.1:8080"
+    jwt_audience: str = "eyhub"
+    token_ttl_seconds: int = 3600
     database_urls: Mapping[str, str] = field(default_factory=dict)
     service_urls: Mapping[str, str] = field(default_factory=dict)
 
@@ -131,6 +141,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not 1 <= port_base <= 65530:
         raise ConfigError(f"EYHUB_PORT_BASE must be a port number, got {port_base}")
     auto = env.get("EYHUB_AUTO_MIGRATE")
+    public_url = (env.get("EYHUB_PUBLIC_URL") or f"http://127.0.0.1:{port_base}").rstrip("/")
+    gateway_url = (env.get("EYHUB_GATEWAY_URL") or f"http://127.0.0.1:{port_base}").rstrip("/")
     return Settings(
         data_dir=data_dir,
         port_base=port_base,
@@ -138,7 +150,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         bus_namespace=env.get("EYHUB_BUS_NAMESPACE", ""),
         smtp_url=env.get("EYHUB_SMTP_URL") or None,
         mail_from=env.get("EYHUB_MAIL_FROM") or "eyhub <no-reply@example.org>",
-        public_url=(env.get("EYHUB_PUBLIC_URL") or f"http://127.0.0.1:{port_base}").rstrip("/"),
+        public_url=public_url,
+        gateway_url=gateway_url,
+        jwks_url=env.get("EYHUB_JWKS_URL") or f"{gateway_url}/.well-known/jwks.json",
+        jwt_issuer=env.get("EYHUB_JWT_ISSUER") or public_url,
+        jwt_audience=env.get("EYHUB_JWT_AUDIENCE") or "eyhub",
+        token_ttl_seconds=_int(env, "EYHUB_TOKEN_TTL_SECONDS", 3600),
         admin_email=env.get("EYHUB_ADMIN_EMAIL") or "admin@example.org",
         admin_password=env.get("EYHUB_ADMIN_PASSWORD") or "admin-password",
         redis_url=env.get("EYHUB_REDIS_URL") or None,
