@@ -9,6 +9,7 @@ is down, the test fails (it never silently skips): ``require_servers`` raises.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -114,10 +115,9 @@ class Backend:
 
     def destroy(self) -> None:
         for name in self.created_dbs:
-            try:
+            # Teardown must not mask the test's own result.
+            with contextlib.suppress(Exception):
                 _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            except Exception:  # teardown must not mask the test's own result
-                pass
         self.created_dbs.clear()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 from collections.abc import Iterator
@@ -35,10 +36,8 @@ def smtp_server(smtp_port: int) -> Iterator[tuple[Controller, _Inbox]]:
     inbox = _Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     yield controller, inbox
-    try:
+    with contextlib.suppress(Exception):
         controller.stop()
-    except Exception:
-        pass
 
 
 def _queue(db: Database, settings, n: int) -> None:  # type: ignore[no-untyped-def]
@@ -46,7 +45,9 @@ def _queue(db: Database, settings, n: int) -> None:  # type: ignore[no-untyped-d
         for i in range(n):
             mail.queue_mail(
                 session,
-                mail.new_message(settings, to=f"p{i}@example.org", subject=f"Booked {i}", text="Hi"),
+                mail.new_message(
+                    settings, to=f"p{i}@example.org", subject=f"Booked {i}", text="Hi"
+                ),
             )
 
 
@@ -70,7 +71,9 @@ def test_rolled_back_change_sends_no_mail(embedded: Backend) -> None:
     upgrade("bookings", settings)
     db = Database(settings.database_url("bookings"))
     with pytest.raises(RuntimeError), db.transaction() as session:
-        mail.queue_mail(session, mail.new_message(settings, to="a@example.org", subject="x", text="y"))
+        mail.queue_mail(
+            session, mail.new_message(settings, to="a@example.org", subject="x", text="y")
+        )
         raise RuntimeError("the booking failed")
     assert mail.backlog(db) == 0
 

@@ -60,7 +60,9 @@ def _problem(resp) -> dict:  # type: ignore[no-untyped-def]
 
 
 def test_valid_request_and_request_id_echo(client) -> None:  # type: ignore[no-untyped-def]
-    resp = client.post("/api/things", json={"name": "a", "count": 2}, headers={"X-Request-ID": "abc-1"})
+    resp = client.post(
+        "/api/things", json={"name": "a", "count": 2}, headers={"X-Request-ID": "abc-1"}
+    )
     assert resp.status_code == 201
     assert resp.headers["X-Request-ID"] == "abc-1"
     generated = client.get("/healthz").headers["X-Request-ID"]
