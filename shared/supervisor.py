@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
@@ -63,11 +64,13 @@ def _stop_all(children: list[Child], timeout: float = 15.0) -> None:
             child.proc.wait(5)
 
 
-def _wait_ready(settings: Settings, children: list[Child], timeout: float) -> Child | None:
+def _wait_ready(
+    settings: Settings, children: list[Child], timeout: float, stopping: Callable[[], bool]
+) -> Child | None:
     """Poll every /readyz; return a child that died meanwhile, else None once all ready."""
     pending = {c: f"http://127.0.0.1:{settings.port(c)}/readyz" for c in COMPONENTS}
     deadline = time.monotonic() + timeout
-    while pending:
+    while pending and not stopping():
         for child in children:
             if child.proc is not None and child.proc.poll() is not None:
                 return child
@@ -112,13 +115,16 @@ def up(settings: Settings, *, demo: bool = False, ready_timeout: float = 90.0) -
             child.proc = subprocess.Popen(child.argv, env=env, start_new_session=True)
         _say(f"started {len(children)} processes; waiting until every service is ready")
         try:
-            dead = _wait_ready(settings, children, ready_timeout)
+            dead = _wait_ready(settings, children, ready_timeout, lambda: stopping)
         except TimeoutError as exc:
             _say(str(exc))
             return 1
         if dead is not None:
             _say(f"{dead.name} exited with code {dead.proc.returncode} during start; stopping")  # type: ignore[union-attr]
             return 1
+        if stopping:
+            _say("stopping before everything was ready")
+            return 0
         _say(f"ready: {settings.public_url}  (API docs {settings.public_url}/docs)")
         if demo:
             from shared.demo import DEMO_LOGINS
