@@ -42,6 +42,14 @@ ENV_VARS: dict[str, str] = {
     "EYHUB_AUTO_MIGRATE": "apply migrations when a process starts (default: on for SQLite)",
     "EYHUB_JWT_PRIVATE_KEY": "PEM private key for tokens (production); else generated in keys/",
     "EYHUB_CORS_ORIGINS": "comma-separated origins allowed by CORS; empty = closed",
+    "EYHUB_RATE_LIMIT_LOGIN": "failed logins allowed per (client IP, email), e.g. 10/minute",
+    "EYHUB_RATE_LIMIT_REGISTER": "registrations allowed per client IP, e.g. 20/hour",
+    "EYHUB_RATE_LIMIT_API": "API requests per user (or per IP when anonymous), e.g. 1200/minute",
+    "EYHUB_TRUSTED_PROXY_HOPS": "proxies in front of the gateway whose X-Forwarded-* are trusted",
+    "EYHUB_UPSTREAM_CONNECT_TIMEOUT": "seconds the gateway waits to connect to a service",
+    "EYHUB_UPSTREAM_READ_TIMEOUT": "seconds the gateway waits for a service's response",
+    "EYHUB_BREAKER_FAIL_MAX": "consecutive failures that open a service's circuit breaker",
+    "EYHUB_BREAKER_RESET_SECONDS": "seconds an open circuit waits before trying the service again",
     "STRIPE_API_KEY": "Stripe secret key",
     "STRIPE_WEBHOOK_SECRET": "Stripe webhook signing secret",
     "EYHUB_STRIPE_API_BASE": "Stripe API base URL (the built-in fake in embedded mode)",
@@ -50,6 +58,16 @@ ENV_VARS: dict[str, str] = {
 
 class ConfigError(ValueError):
     """A variable has a value the platform cannot use; the message names it."""
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -91,6 +109,14 @@ class Settings:
     jwt_issuer: str = "http://127.0.0.1:8080"
     jwt_audience: str = "eyhub"
     token_ttl_seconds: int = 3600
+    rate_limit_login: str = "10/minute"
+    rate_limit_register: str = "20/hour"
+    rate_limit_api: str = "1200/minute"
+    trusted_proxy_hops: int = 0
+    upstream_connect_timeout: float = 3.0
+    upstream_read_timeout: float = 30.0
+    breaker_fail_max: int = 5
+    breaker_reset_seconds: float = 15.0
     database_urls: Mapping[str, str] = field(default_factory=dict)
     service_urls: Mapping[str, str] = field(default_factory=dict)
 
@@ -171,6 +197,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
         stripe_api_base=env.get("EYHUB_STRIPE_API_BASE") or None,
         auto_migrate=None if auto in (None, "") else auto.lower() in ("1", "true", "yes", "on"),
+        rate_limit_login=env.get("EYHUB_RATE_LIMIT_LOGIN") or "10/minute",
+        rate_limit_register=env.get("EYHUB_RATE_LIMIT_REGISTER") or "20/hour",
+        rate_limit_api=env.get("EYHUB_RATE_LIMIT_API") or "1200/minute",
+        trusted_proxy_hops=_int(env, "EYHUB_TRUSTED_PROXY_HOPS", 0),
+        upstream_connect_timeout=_float(env, "EYHUB_UPSTREAM_CONNECT_TIMEOUT", 3.0),
+        upstream_read_timeout=_float(env, "EYHUB_UPSTREAM_READ_TIMEOUT", 30.0),
+        breaker_fail_max=_int(env, "EYHUB_BREAKER_FAIL_MAX", 5),
+        breaker_reset_seconds=_float(env, "EYHUB_BREAKER_RESET_SECONDS", 15.0),
         database_urls={
             c: env[f"EYHUB_{c.upper()}_DATABASE_URL"]
             for c in COMPONENTS
