@@ -1,12 +1,49 @@
-"""The gateway's app factory."""
+"""The gateway's app factory: identity, the proxy, rate limits, merged OpenAPI, /docs."""
 
 from __future__ import annotations
 
-from flask import Flask
+import logging
 
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from gateway import api, headers, limits, openapi, operations, proxy
+from gateway.keys import KeyRing
 from gateway.readiness import services_check
 from shared.config import Settings, load_settings
-from shared.web import create_component_app
+from shared.web import Runtime, create_component_app
+
+log = logging.getLogger("eyhub.gateway")
+
+
+def _configure(app: Flask, rt: Runtime) -> None:
+    settings = rt.settings
+    if settings.trusted_proxy_hops > 0:
+        n = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    keyring = KeyRing(settings)
+    rt.extras["keyring"] = keyring
+    rt.extras["token_verifier"] = keyring  # verify with local keys, not HTTP to ourselves
+
+    smorest = rt.extras["api"]
+    smorest.spec.components.security_scheme("bearerAuth", openapi.BEARER_SCHEME)
+    limiter = limits.build_limiter(app, settings)
+    rt.extras["limiter"] = limiter
+    for bp in api.blueprints(limiter):
+        smorest.register_blueprint(bp)
+
+    upstreams = proxy.Proxy(settings)
+    rt.extras["proxy"] = upstreams
+    per_user = limiter.shared_limit(
+        lambda: settings.rate_limit_api, scope="api", key_func=limits.api_key
+    )
+    proxy.install(app, upstreams, decorate=per_user)
+    openapi.install(app, openapi.SpecCache(settings, upstreams.session))
+    headers.install(app, settings)
+
+    if operations.ensure_admin(rt.db, settings):
+        log.info("bootstrap admin created", extra={"email": settings.admin_email})
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -17,4 +54,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         description="The public API of eyhub: identity and every service under /api/.",
         settings=settings,
         readiness_checks=[("services", services_check(settings))],
+        configure=_configure,
     )

@@ -152,6 +152,8 @@ def _unauthorized(detail: str) -> Problem:
 def current_identity(optional: bool = False) -> Identity | None:
     """The caller, verified once per request; 401 unless ``optional``."""
     if "identity" in g:
+        if g.identity is None and not optional:  # an optional lookup cached "no token"
+            raise _unauthorized("Send a bearer token: Authorization: Bearer <token>.")
         return g.identity
     from shared.web import runtime
 

@@ -1,0 +1,85 @@
+"""Rate limits (flask-limiter 4): in memory embedded, in Redis when EYHUB_REDIS_URL is set.
+
+- failed logins per (client IP, email): counted only when the answer is 401, so a
+  user who types the password right is never slowed down, and one account under
+  attack does not lock out the others behind the same IP;
+- registrations per client IP;
+- every API call (own routes and proxied ones) per user, or per IP when anonymous.
+
+A breach is a 429 problem document with ``Retry-After`` in seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from flask import Flask, Response, request
+from flask_limiter import Limiter, RateLimitExceeded
+from limits import parse_many
+
+from shared.auth import current_identity
+from shared.config import Settings
+from shared.problems import Problem, problem_response
+
+
+def client_ip() -> str:
+    """The caller's address (ProxyFix has applied EYHUB_TRUSTED_PROXY_HOPS by now)."""
+    return request.remote_addr or "unknown"
+
+
+def login_key() -> str:
+    from gateway.operations import normalise_email
+
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    email = normalise_email(email) if isinstance(email, str) else ""
+    return f"{client_ip()}|{email[:254]}"
+
+
+def api_key() -> str:
+    """Per verified user; a missing or bad token counts against the IP instead."""
+    try:
+        identity = current_identity(optional=True)
+    except Problem:
+        identity = None
+    return f"user:{identity.user_id}" if identity else f"ip:{client_ip()}"
+
+
+def validate(settings: Settings) -> None:
+    """Fail at start, naming the variable, rather than on the first request."""
+    for var, value in (
+        ("EYHUB_RATE_LIMIT_LOGIN", settings.rate_limit_login),
+        ("EYHUB_RATE_LIMIT_REGISTER", settings.rate_limit_register),
+        ("EYHUB_RATE_LIMIT_API", settings.rate_limit_api),
+    ):
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"{var}={value!r} is not a rate limit like '10/minute'") from exc
+
+
+def build_limiter(app: Flask, settings: Settings) -> Limiter:
+    validate(settings)
+    limiter = Limiter(
+        client_ip,
+        app=app,
+        storage_uri=settings.redis_url or "memory://",
+        strategy="fixed-window",
+        key_prefix="eyhub-gateway",
+        headers_enabled=False,
+    )
+
+    @app.errorhandler(RateLimitExceeded)
+    def _too_many(exc: RateLimitExceeded) -> Response:
+        current = limiter.current_limit
+        wait = math.ceil(current.reset_at - time.time()) if current else 60
+        return problem_response(
+            429,
+            "Too many requests",
+            f"Rate limit {exc.description} exceeded; try again in {max(wait, 1)} s.",
+            kind="rate-limited",
+            headers={"Retry-After": str(max(wait, 1))},
+        )
+
+    return limiter
