@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from services.bookings.api import bp as bookings_bp
 from shared.config import Settings
 from shared.web import create_component_app
 
@@ -14,4 +15,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         title="eyhub bookings",
         description="Bookings, waiting lists, attendance, CPD record, invites and calendar feeds.",
         settings=settings,
+        blueprints=[bookings_bp],
     )

@@ -1,9 +1,194 @@
-"""Bookings tables (this service's own database; no other service reads them)."""
+"""Bookings tables (this service's own database; no other service reads them).
 
-from sqlalchemy.orm import DeclarativeBase
+``sessions`` is a replica of the catalogue's bookable sessions (fed by catalogue
+events, or read through once from the catalogue); everything else is ours.
+"""
 
-from shared.db import new_metadata
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from shared.db import UTCDateTime, new_id, new_metadata, utcnow
 
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
+
+
+# -- booking states -----------------------------------------------------------------
+PENDING_PAYMENT = "pending_payment"
+PENDING_FUNDING = "pending_funding"
+CONFIRMED = "confirmed"
+WAITLISTED = "waitlisted"
+OFFERED = "offered"
+CANCELLED = "cancelled"
+ATTENDED = "attended"
+NO_SHOW = "no_show"
+FUNDING_DECLINED = "funding_declined"
+
+STATUSES = (
+    PENDING_PAYMENT,
+    PENDING_FUNDING,
+    CONFIRMED,
+    WAITLISTED,
+    OFFERED,
+    CANCELLED,
+    ATTENDED,
+    NO_SHOW,
+    FUNDING_DECLINED,
+)
+#: Statuses that end a booking: the user may book the session again.
+ENDED = (CANCELLED, FUNDING_DECLINED)
+#: Statuses that hold one of the session's places (capacity is checked against these).
+HOLDING_PLACE = (PENDING_PAYMENT, PENDING_FUNDING, CONFIRMED, OFFERED, ATTENDED, NO_SHOW)
+#: Statuses that can still be cancelled.
+CANCELLABLE = (PENDING_PAYMENT, PENDING_FUNDING, CONFIRMED, WAITLISTED, OFFERED)
+
+_ENDED_SQL = "status NOT IN ('cancelled', 'funding_declined')"
+
+
+class SessionReplica(Base):
+    """What bookings needs to know about one catalogue session (a fat-event snapshot)."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    hub_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    hub_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    title: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(40), default="training")
+    format: Mapped[str] = mapped_column(String(20), default="in_person")
+    summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    capacity: Mapped[int] = mapped_column(Integer)
+    #: ``scheduled`` or ``cancelled`` (the session itself)
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    #: ``draft``, ``published`` or ``cancelled`` (its event)
+    event_status: Mapped[str] = mapped_column(String(20), default="published")
+    #: The catalogue's version of the session's times; stale events are ignored.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    price_pence: Mapped[int] = mapped_column(Integer, default=0)
+    funded_places: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cpd_hours: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal("0"))
+    venue: Mapped[str | None] = mapped_column(Text, nullable=True)
+    online_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: When the catalogue last changed the event's fields (orders event.updated messages).
+    event_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def is_free(self) -> bool:
+        return not self.price_pence
+
+    @property
+    def bookable_problem(self) -> str | None:
+        """Why this session cannot be booked now, or None."""
+        if self.status != "scheduled" or self.event_status == "cancelled":
+            return "The session has been cancelled."
+        if self.event_status != "published":
+            return "The session is not published."
+        if self.starts_at <= utcnow():
+            return "The session has already started."
+        return None
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        # One active booking per (user, session), whatever the concurrency.
+        Index(
+            "uq_bookings_active_user_session",
+            "user_id",
+            "session_id",
+            unique=True,
+            sqlite_where=text(_ENDED_SQL),
+            postgresql_where=text(_ENDED_SQL),
+        ),
+        UniqueConstraint("user_id", "idempotency_key", name="uq_bookings_user_id_idempotency_key"),
+        Index("ix_bookings_session_status", "session_id", "status", "waitlist_position"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id"))
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_email: Mapped[str] = mapped_column(String(320), default="")
+    user_name: Mapped[str] = mapped_column(String(200), default="")
+    setting_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    status: Mapped[str] = mapped_column(String(20))
+    waitlist_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: How the place is paid for: ``free`` now; ``card`` / ``hub_funded`` with later issues.
+    funding: Mapped[str] = mapped_column(String(20), default="free")
+    price_pence: Mapped[int] = mapped_column(Integer, default=0)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: SHA-256 of the request body the key was first used with (a different body → 422).
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Last SEQUENCE sent in a calendar invite for this booking (None: none sent yet).
+    invite_sequence: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancelled_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    previous_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    attendance_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    session: Mapped[SessionReplica] = relationship(lazy="joined")
+
+    def touch(self) -> None:
+        self.updated_at = utcnow()
+
+    @property
+    def checkout_url(self) -> str | None:  # set by the payments issue
+        return None
+
+
+class Feedback(Base):
+    """One practitioner's rating of a session they attended (once per booking)."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"), unique=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id"), index=True)
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CalendarFeed(Base):
+    """A subscription URL; only the SHA-256 of its token is stored."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    hub_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "scope": self.scope, "hub_id": self.hub_id}

@@ -1,0 +1,144 @@
+"""The bookings HTTP API under ``/api/bookings`` (DESIGN §5 "Bookings")."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from services.bookings import operations as ops
+from services.bookings.models import SessionReplica
+from services.bookings.schemas import (
+    AvailabilitySchema,
+    BookingCreateSchema,
+    BookingListQuerySchema,
+    BookingPageSchema,
+    BookingSchema,
+    CancelSchema,
+)
+from shared.auth import require_identity
+from shared.problems import Problem
+from shared.web import current_db, runtime
+
+bp = Blueprint(
+    "bookings",
+    __name__,
+    url_prefix="/api/bookings",
+    description="Book sessions, the waiting list, cancellation and availability.",
+)
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise Problem(
+            400,
+            "Bad request",
+            "Idempotency-Key must be 1-255 visible ASCII characters.",
+            kind="bad-idempotency-key",
+        )
+    return key
+
+
+def session_fetcher() -> ops.SessionFetcher:
+    """How this app reads an unreplicated session (tests swap in a fake)."""
+    rt = runtime()
+    fetch = rt.extras.get("session_fetcher")
+    if fetch is None:
+        from services.bookings.catalogue_client import fetcher
+
+        fetch = rt.extras["session_fetcher"] = fetcher(rt.settings)
+    return fetch
+
+
+@bp.route("")
+class Bookings(MethodView):
+    @bp.arguments(BookingCreateSchema)
+    @bp.response(201, BookingSchema)
+    @bp.alt_response(200, schema=BookingSchema, description="A replay of an Idempotency-Key.")
+    @bp.alt_response(404, description="No such session.")
+    @bp.alt_response(409, description="Already booked; session cancelled, started or unpublished.")
+    def post(self, data: dict[str, Any]) -> Any:
+        """Book a place (or join the waiting list).
+
+        Send an ``Idempotency-Key`` header to make retries safe: the same key returns
+        the same booking; the same key with a different body is refused (422).
+        """
+        who = require_identity()
+        key = _idempotency_key()
+        rt = runtime()
+        booking, created = ops.book(
+            current_db(),
+            rt.settings,
+            who,
+            data["session_id"],
+            idempotency_key=key,
+            fingerprint=ops.request_fingerprint({"session_id": str(data["session_id"])}),
+            fetch=session_fetcher(),
+        )
+        headers = {"Location": f"/api/bookings/{booking.id}"}
+        if not created:
+            headers["Idempotent-Replayed"] = "true"
+        return booking, (201 if created else 200), headers
+
+    @bp.arguments(BookingListQuerySchema, location="query")
+    @bp.response(200, BookingPageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Your bookings; with ``session_id``, a hub lead sees every booking of the session."""
+        who = require_identity()
+        with current_db().transaction() as s:
+            items, cursor = ops.list_bookings(
+                s,
+                who,
+                session_id=args.get("session_id"),
+                status=args.get("status"),
+                limit=args["limit"],
+                cursor=args.get("cursor"),
+            )
+        return {"items": items, "next_cursor": cursor}
+
+
+@bp.route("/<uuid:booking_id>")
+class BookingItem(MethodView):
+    @bp.response(200, BookingSchema)
+    @bp.alt_response(404, description="No such booking, or not yours.")
+    def get(self, booking_id: uuid.UUID) -> Any:
+        """One booking: your own, or any of a hub you lead (others' answer 404)."""
+        who = require_identity()
+        with current_db().transaction() as s:
+            return ops.visible_booking(s, who, booking_id)
+
+
+@bp.route("/<uuid:booking_id>/cancel")
+class BookingCancel(MethodView):
+    @bp.arguments(CancelSchema, required=False)
+    @bp.response(200, BookingSchema)
+    @bp.alt_response(404, description="No such booking, or not yours.")
+    @bp.alt_response(409, description="The session has started, or the booking has ended.")
+    def post(self, data: dict[str, Any] | None, booking_id: uuid.UUID) -> Any:
+        """Cancel a booking; the place goes to the first on the waiting list."""
+        who = require_identity()
+        return ops.cancel(
+            current_db(), runtime().settings, who, booking_id, reason=(data or {}).get("reason")
+        )
+
+
+@bp.route("/sessions/<uuid:session_id>/availability")
+class Availability(MethodView):
+    @bp.response(200, AvailabilitySchema)
+    @bp.alt_response(404, description="No such session.")
+    def get(self, session_id: uuid.UUID) -> Any:
+        """Places left on a session (public)."""
+        db = current_db()
+        ops.ensure_session(db, session_id, session_fetcher())
+        with db.transaction() as s:
+            row = s.get(SessionReplica, session_id)
+            return ops.availability(s, row)

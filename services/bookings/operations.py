@@ -1,0 +1,458 @@
+"""Every state change of the bookings service (the API and the bus handlers both call these).
+
+Concurrency rule: any change that moves a booking into or out of a place or the waiting
+list first locks the session's replica row (``SELECT ... FOR UPDATE`` on PostgreSQL;
+on SQLite every transaction already holds the write lock from ``BEGIN IMMEDIATE``).
+Counting confirmed places under that lock is what makes overbooking impossible; the
+partial unique index on (user, session) for active bookings backs the one-booking rule.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.bookings import notify
+from services.bookings.models import (
+    CANCELLABLE,
+    CANCELLED,
+    CONFIRMED,
+    ENDED,
+    HOLDING_PLACE,
+    WAITLISTED,
+    Booking,
+    SessionReplica,
+)
+from shared.auth import Identity
+from shared.config import Settings
+from shared.db import Database, utcnow
+from shared.problems import Problem
+
+log = logging.getLogger("eyhub.bookings")
+
+#: Fetches one session snapshot from the catalogue (None when it does not exist).
+SessionFetcher = Callable[[uuid.UUID], Mapping[str, Any] | None]
+
+
+def not_found(what: str = "booking") -> Problem:
+    return Problem(404, "Not found", f"No such {what}.", kind="not-found")
+
+
+def conflict(detail: str, kind: str = "conflict") -> Problem:
+    return Problem(409, "Conflict", detail, kind=kind)
+
+
+def request_fingerprint(body: Mapping[str, Any]) -> str:
+    """Stable hash of a request body, to tell a replay from a reuse of the same key."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# -- the session replica -----------------------------------------------------------
+_SNAPSHOT_FIELDS = (
+    "event_id",
+    "hub_id",
+    "hub_name",
+    "title",
+    "kind",
+    "format",
+    "summary",
+    "topics",
+    "starts_at",
+    "ends_at",
+    "capacity",
+    "status",
+    "event_status",
+    "sequence",
+    "price_pence",
+    "funded_places",
+    "cpd_hours",
+    "venue",
+    "online_url",
+    "cancel_reason",
+)
+
+
+def lock_session(s: Session, session_id: uuid.UUID) -> SessionReplica | None:
+    """The session row, locked for the rest of the transaction."""
+    return s.scalar(
+        select(SessionReplica)
+        .where(SessionReplica.id == session_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def upsert_session(s: Session, snapshot: Mapping[str, Any]) -> tuple[SessionReplica, bool]:
+    """Create or refresh the replica from a full snapshot; stale sequences are ignored.
+
+    Returns the row and whether it was written. An equal sequence still applies
+    (event fields such as the venue change without a reschedule).
+    """
+    session_id = uuid.UUID(str(snapshot["id"]))
+    row = lock_session(s, session_id)
+    values = {k: snapshot[k] for k in _SNAPSHOT_FIELDS if k in snapshot}
+    if "cpd_hours" in values and values["cpd_hours"] is not None:
+        values["cpd_hours"] = Decimal(str(values["cpd_hours"]))
+    if row is None:
+        row = SessionReplica(id=session_id, **values)
+        s.add(row)
+        s.flush()
+        return row, True
+    if int(values.get("sequence", row.sequence)) < row.sequence:
+        log.info("stale session snapshot ignored", extra={"session_id": str(session_id)})
+        return row, False
+    for key, value in values.items():
+        setattr(row, key, value)
+    s.flush()
+    return row, True
+
+
+def ensure_session(
+    db: Database, session_id: uuid.UUID, fetch: SessionFetcher | None
+) -> SessionReplica:
+    """The replica of a session, read through from the catalogue once if we lack it."""
+    with db.transaction() as s:
+        row = s.get(SessionReplica, session_id)
+    if row is not None:
+        return row
+    snapshot = fetch(session_id) if fetch else None
+    if snapshot is None:
+        raise not_found("session")
+    try:
+        with db.transaction() as s:
+            row, _ = upsert_session(s, snapshot)
+    except IntegrityError:  # a concurrent request replicated it first
+        with db.transaction() as s:
+            row = s.get(SessionReplica, session_id)
+        if row is None:
+            raise
+    return row
+
+
+# -- counts ------------------------------------------------------------------------
+def counts(s: Session, session_id: uuid.UUID) -> dict[str, int]:
+    rows = s.execute(
+        select(Booking.status, func.count())
+        .where(Booking.session_id == session_id)
+        .group_by(Booking.status)
+    ).all()
+    by_status = {status: int(n) for status, n in rows}
+    return {
+        "held": sum(by_status.get(st, 0) for st in HOLDING_PLACE),
+        "confirmed": sum(by_status.get(st, 0) for st in HOLDING_PLACE),
+        "waitlisted": by_status.get(WAITLISTED, 0),
+    }
+
+
+def availability(s: Session, row: SessionReplica) -> dict[str, Any]:
+    c = counts(s, row.id)
+    return {
+        "session_id": row.id,
+        "capacity": row.capacity,
+        "confirmed": c["confirmed"],
+        "waitlisted": c["waitlisted"],
+        "remaining": max(0, row.capacity - c["held"]),
+    }
+
+
+# -- booking -----------------------------------------------------------------------
+def _replay(s: Session, user_id: str, key: str, fingerprint: str) -> Booking | None:
+    existing = s.scalar(
+        select(Booking).where(Booking.user_id == user_id, Booking.idempotency_key == key)
+    )
+    if existing is None:
+        return None
+    if existing.request_fingerprint != fingerprint:
+        raise Problem(
+            422,
+            "Invalid request",
+            "This Idempotency-Key was already used with a different request body.",
+            kind="idempotency-key-reused",
+        )
+    return existing
+
+
+def _active_booking(s: Session, user_id: str, session_id: uuid.UUID) -> Booking | None:
+    return s.scalar(
+        select(Booking).where(
+            Booking.user_id == user_id,
+            Booking.session_id == session_id,
+            Booking.status.not_in(ENDED),
+        )
+    )
+
+
+def book(
+    db: Database,
+    settings: Settings,
+    who: Identity,
+    session_id: uuid.UUID,
+    *,
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+    fetch: SessionFetcher | None = None,
+) -> tuple[Booking, bool]:
+    """Book a place or join the waiting list; returns (booking, created)."""
+    if idempotency_key:
+        with db.transaction() as s:
+            replay = _replay(s, who.user_id, idempotency_key, fingerprint)
+        if replay is not None:
+            return replay, False
+    ensure_session(db, session_id, fetch)
+    try:
+        with db.transaction() as s:
+            row = lock_session(s, session_id)
+            if row is None:  # pragma: no cover - replicas are never deleted
+                raise not_found("session")
+            if idempotency_key:  # a concurrent request with this key may have won
+                replay = _replay(s, who.user_id, idempotency_key, fingerprint)
+                if replay is not None:
+                    return replay, False
+            why = row.bookable_problem
+            if why:
+                raise conflict(why, "session-not-bookable")
+            if _active_booking(s, who.user_id, session_id) is not None:
+                raise conflict("You already have a booking for this session.", "already-booked")
+            booking = _new_booking(s, row, who)
+            booking.idempotency_key = idempotency_key
+            booking.request_fingerprint = fingerprint if idempotency_key else None
+            s.add(booking)
+            s.flush()
+            notify.booked(s, settings, booking)
+            return booking, True
+    except IntegrityError:
+        # Lost a race the lock could not see (same key on two sessions, or a replay):
+        # answer as the winner's request would have been answered.
+        with db.transaction() as s:
+            if idempotency_key:
+                replay = _replay(s, who.user_id, idempotency_key, fingerprint)
+                if replay is not None:
+                    return replay, False
+            if _active_booking(s, who.user_id, session_id) is not None:
+                raise conflict(
+                    "You already have a booking for this session.", "already-booked"
+                ) from None
+        raise
+
+
+def _new_booking(s: Session, row: SessionReplica, who: Identity) -> Booking:
+    """Confirmed while places are free and nobody is waiting; else next on the list.
+
+    Paid (``pending_payment``) and hub-funded (``pending_funding``) bookings hold a
+    place the same way; the payments and budget issues choose them here.
+    """
+    c = counts(s, row.id)
+    now = utcnow()
+    booking = Booking(
+        session_id=row.id,
+        user_id=who.user_id,
+        user_email=who.email,
+        user_name=who.name,
+        setting_type=who.setting_type,
+        price_pence=row.price_pence or 0,
+        funding="free" if row.is_free else "unpaid",
+        created_at=now,
+        updated_at=now,
+    )
+    if c["held"] < row.capacity and c["waitlisted"] == 0:
+        booking.status = CONFIRMED
+        booking.confirmed_at = now
+    else:
+        last = s.scalar(
+            select(func.max(Booking.waitlist_position)).where(
+                Booking.session_id == row.id, Booking.status == WAITLISTED
+            )
+        )
+        booking.status = WAITLISTED
+        booking.waitlist_position = int(last or 0) + 1
+    booking.session = row
+    return booking
+
+
+# -- access ------------------------------------------------------------------------
+def can_manage(who: Identity, row: SessionReplica) -> bool:
+    return who.leads_hub(row.hub_id)
+
+
+def visible_booking(s: Session, who: Identity, booking_id: uuid.UUID) -> Booking:
+    """The booking if it is the caller's own or they lead its hub; otherwise 404.
+
+    404 rather than 403: a booking id must not tell a stranger that it exists.
+    """
+    booking = s.get(Booking, booking_id)
+    if booking is None or not (booking.user_id == who.user_id or can_manage(who, booking.session)):
+        raise not_found()
+    return booking
+
+
+# -- cancellation and the waiting list --------------------------------------------
+def cancel(
+    db: Database,
+    settings: Settings,
+    who: Identity,
+    booking_id: uuid.UUID,
+    *,
+    reason: str | None = None,
+) -> Booking:
+    """Cancel a booking; a freed place goes to the waiting list (free sessions)."""
+    with db.transaction() as s:
+        booking = visible_booking(s, who, booking_id)
+        row = lock_session(s, booking.session_id)
+        assert row is not None
+        s.refresh(booking)
+        if booking.status == CANCELLED:
+            return booking  # a retried cancel: nothing more to do
+        if booking.status not in CANCELLABLE:
+            raise conflict(f"A booking that is {booking.status} cannot be cancelled.")
+        as_lead = booking.user_id != who.user_id
+        if not as_lead and row.starts_at <= utcnow():
+            raise conflict("The session has started; ask the hub lead.", "session-started")
+        cancel_booking(s, settings, booking, row, by=who.user_id, reason=reason)
+        return booking
+
+
+def cancel_booking(
+    s: Session,
+    settings: Settings,
+    booking: Booking,
+    row: SessionReplica,
+    *,
+    by: str,
+    reason: str | None,
+    session_cancelled: bool = False,
+) -> None:
+    """Cancel one booking whose session row the caller has locked."""
+    was = booking.status
+    position = booking.waitlist_position
+    now = utcnow()
+    booking.previous_status = was
+    booking.status = CANCELLED
+    booking.waitlist_position = None
+    booking.cancelled_at = now
+    booking.cancelled_by = by
+    booking.cancel_reason = reason
+    booking.updated_at = now
+    s.flush()
+    notify.cancelled(s, settings, booking, was=was, session_cancelled=session_cancelled)
+    if session_cancelled:
+        return
+    if was == WAITLISTED and position is not None:
+        _close_up(s, row.id, after=position, by=1)
+    elif was in HOLDING_PLACE:
+        promote_waitlist(s, settings, row)
+
+
+def _close_up(s: Session, session_id: uuid.UUID, *, after: int, by: int) -> None:
+    s.execute(
+        update(Booking)
+        .where(
+            Booking.session_id == session_id,
+            Booking.status == WAITLISTED,
+            Booking.waitlist_position > after,
+        )
+        .values(waitlist_position=Booking.waitlist_position - by)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def promote_waitlist(s: Session, settings: Settings, row: SessionReplica) -> list[Booking]:
+    """Confirm the head of the waiting list into free places (free, upcoming sessions).
+
+    Paid sessions will offer the place instead (payments issue); nothing is promoted
+    into a session that has started or is cancelled.
+    """
+    if not row.is_free or row.bookable_problem:
+        return []
+    free = row.capacity - counts(s, row.id)["held"]
+    if free <= 0:
+        return []
+    heads = list(
+        s.scalars(
+            select(Booking)
+            .where(Booking.session_id == row.id, Booking.status == WAITLISTED)
+            .order_by(Booking.waitlist_position)
+            .limit(free)
+        )
+    )
+    if not heads:
+        return []
+    now = utcnow()
+    for booking in heads:
+        booking.status = CONFIRMED
+        booking.waitlist_position = None
+        booking.confirmed_at = now
+        booking.updated_at = now
+    s.flush()
+    _close_up(s, row.id, after=0, by=len(heads))
+    for booking in heads:
+        notify.promoted(s, settings, booking)
+    return heads
+
+
+# -- listing -----------------------------------------------------------------------
+def encode_cursor(created_at: datetime, booking_id: uuid.UUID) -> str:
+    raw = f"{created_at.isoformat()}|{booking_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, ident = raw.partition("|")
+        when = datetime.fromisoformat(stamp)
+        if when.tzinfo is None:
+            raise ValueError("naive")
+        return when, uuid.UUID(ident)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(
+            422,
+            "Invalid request",
+            "The cursor is not valid.",
+            kind="validation",
+            errors={"cursor": ["Not a cursor from this API."]},
+        ) from exc
+
+
+def list_bookings(
+    s: Session,
+    who: Identity,
+    *,
+    session_id: uuid.UUID | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Booking], str | None]:
+    """Own bookings; with ``session_id`` the whole session's for its hub's lead."""
+    query = select(Booking)
+    if session_id is not None:
+        query = query.where(Booking.session_id == session_id)
+        row = s.get(SessionReplica, session_id)
+        if row is None or not can_manage(who, row):
+            query = query.where(Booking.user_id == who.user_id)
+    else:
+        query = query.where(Booking.user_id == who.user_id)
+    if status:
+        query = query.where(Booking.status == status)
+    if cursor:
+        when, ident = decode_cursor(cursor)
+        query = query.where(
+            (Booking.created_at > when) | ((Booking.created_at == when) & (Booking.id > ident))
+        )
+    rows = list(s.scalars(query.order_by(Booking.created_at, Booking.id).limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
+    return rows, next_cursor

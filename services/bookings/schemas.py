@@ -1,0 +1,191 @@
+"""Request and response bodies of the bookings API (marshmallow; documented in OpenAPI)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+
+class UTCDateTimeField(fields.DateTime):
+    """RFC 3339 in UTC with ``Z`` on output (DESIGN §3)."""
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class BookingCreateSchema(Schema):
+    session_id = fields.UUID(required=True)
+
+
+class SessionBriefSchema(Schema):
+    id = fields.UUID()
+    event_id = fields.UUID()
+    hub_id = fields.UUID()
+    title = fields.String()
+    kind = fields.String()
+    format = fields.String()
+    starts_at = UTCDateTimeField()
+    ends_at = UTCDateTimeField()
+    status = fields.String()
+    venue = fields.String(allow_none=True)
+    online_url = fields.String(allow_none=True)
+    cpd_hours = fields.Float()
+    price_pence = fields.Integer()
+
+
+class BookingSchema(Schema):
+    id = fields.UUID()
+    session_id = fields.UUID()
+    user_id = fields.String()
+    status = fields.String()
+    waitlist_position = fields.Integer(allow_none=True)
+    funding = fields.String()
+    price_pence = fields.Integer()
+    checkout_url = fields.String(allow_none=True)
+    created_at = UTCDateTimeField()
+    updated_at = UTCDateTimeField()
+    confirmed_at = UTCDateTimeField(allow_none=True)
+    cancelled_at = UTCDateTimeField(allow_none=True)
+    session = fields.Nested(SessionBriefSchema)
+
+
+class BookingPageSchema(Schema):
+    items = fields.List(fields.Nested(BookingSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class BookingListQuerySchema(Schema):
+    session_id = fields.UUID()
+    status = fields.String(validate=validate.Length(max=20))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(validate=validate.Length(max=200))
+
+
+class CancelSchema(Schema):
+    reason = fields.String(validate=validate.Length(max=1000))
+
+
+class AvailabilitySchema(Schema):
+    session_id = fields.UUID()
+    capacity = fields.Integer()
+    confirmed = fields.Integer()
+    waitlisted = fields.Integer()
+    remaining = fields.Integer()
+
+
+class RosterEntrySchema(Schema):
+    booking_id = fields.UUID()
+    user_id = fields.String()
+    name = fields.String()
+    email = fields.String()
+    setting_type = fields.String(allow_none=True)
+    status = fields.String()
+    waitlist_position = fields.Integer(allow_none=True)
+    booked_at = UTCDateTimeField()
+
+
+class RosterSchema(Schema):
+    session = fields.Nested(SessionBriefSchema)
+    capacity = fields.Integer()
+    confirmed = fields.Integer()
+    waitlisted = fields.Integer()
+    items = fields.List(fields.Nested(RosterEntrySchema))
+
+
+class FormatQuerySchema(Schema):
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+class AttendanceRecordSchema(Schema):
+    booking_id = fields.UUID(required=True)
+    attended = fields.Boolean(required=True)
+
+
+class AttendanceSchema(Schema):
+    records = fields.List(
+        fields.Nested(AttendanceRecordSchema),
+        required=True,
+        validate=validate.Length(min=1, max=1000),
+    )
+
+    @validates_schema
+    def _unique(self, data: dict[str, Any], **_kw: Any) -> None:
+        ids = [r["booking_id"] for r in data.get("records", [])]
+        if len(ids) != len(set(ids)):
+            raise ValidationError("Each booking may appear once.", "records")
+
+
+class AttendanceResultSchema(Schema):
+    items = fields.List(fields.Nested(BookingSchema))
+
+
+class CpdItemSchema(Schema):
+    booking_id = fields.UUID()
+    session_id = fields.UUID()
+    title = fields.String()
+    kind = fields.String()
+    hub_id = fields.UUID()
+    topics = fields.List(fields.String())
+    starts_at = UTCDateTimeField()
+    ends_at = UTCDateTimeField()
+    hours = fields.Float()
+    year = fields.String()
+
+
+class CpdRecordSchema(Schema):
+    total_hours = fields.Float()
+    by_topic = fields.Dict(keys=fields.String(), values=fields.Float())
+    by_year = fields.Dict(keys=fields.String(), values=fields.Float())
+    items = fields.List(fields.Nested(CpdItemSchema))
+
+
+class FeedbackCreateSchema(Schema):
+    rating = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
+    comment = fields.String(validate=validate.Length(max=4000))
+
+
+class FeedbackSchema(Schema):
+    id = fields.UUID()
+    booking_id = fields.UUID()
+    session_id = fields.UUID()
+    rating = fields.Integer()
+    comment = fields.String(allow_none=True)
+    created_at = UTCDateTimeField()
+
+
+class FeedbackSummarySchema(Schema):
+    session_id = fields.UUID()
+    responses = fields.Integer()
+    average_rating = fields.Float(allow_none=True)
+    ratings = fields.Dict(keys=fields.String(), values=fields.Integer())
+    comments = fields.List(fields.String(), allow_none=True)
+    comments_withheld = fields.Boolean()
+
+
+class FeedCreateSchema(Schema):
+    scope = fields.String(required=True, validate=validate.OneOf(["me", "hub"]))
+    hub_id = fields.UUID()
+
+    @validates_schema
+    def _hub(self, data: dict[str, Any], **_kw: Any) -> None:
+        if data.get("scope") == "hub" and not data.get("hub_id"):
+            raise ValidationError("A hub feed needs hub_id.", "hub_id")
+        if data.get("scope") == "me" and data.get("hub_id"):
+            raise ValidationError("Only a hub feed takes hub_id.", "hub_id")
+
+
+class FeedSchema(Schema):
+    id = fields.UUID()
+    scope = fields.String()
+    hub_id = fields.UUID(allow_none=True)
+    created_at = UTCDateTimeField()
+    url = fields.String()
+
+
+class FeedListSchema(Schema):
+    items = fields.List(fields.Nested(FeedSchema))
+    next_cursor = fields.String(allow_none=True)

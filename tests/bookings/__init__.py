@@ -1,0 +1,1 @@
+"""Bookings service tests (in-process, on both backends where the database matters)."""
