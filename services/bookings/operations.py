@@ -94,11 +94,17 @@ def lock_session(s: Session, session_id: uuid.UUID) -> SessionReplica | None:
     )
 
 
+def _is_stale(row: SessionReplica, values: Mapping[str, Any]) -> bool:
+    """An older picture of the session than the one we hold (out-of-order delivery)."""
+    return int(values.get("sequence", row.sequence)) < row.sequence
+
+
 def upsert_session(s: Session, snapshot: Mapping[str, Any]) -> tuple[SessionReplica, bool]:
     """Create or refresh the replica from a full snapshot; stale sequences are ignored.
 
     Returns the row and whether it was written. An equal sequence still applies
-    (event fields such as the venue change without a reschedule).
+    (event fields such as the venue change without a reschedule). Cancellation is
+    final: no later snapshot makes a cancelled session bookable again.
     """
     session_id = uuid.UUID(str(snapshot["id"]))
     row = lock_session(s, session_id)
@@ -110,9 +116,11 @@ def upsert_session(s: Session, snapshot: Mapping[str, Any]) -> tuple[SessionRepl
         s.add(row)
         s.flush()
         return row, True
-    if int(values.get("sequence", row.sequence)) < row.sequence:
+    if _is_stale(row, values):
         log.info("stale session snapshot ignored", extra={"session_id": str(session_id)})
         return row, False
+    if row.status == "cancelled":
+        values["status"] = "cancelled"
     for key, value in values.items():
         setattr(row, key, value)
     s.flush()
@@ -456,3 +464,159 @@ def list_bookings(
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
     return rows, next_cursor
+
+
+# -- catalogue changes (bus handlers and read-through call these) --------------------
+def _active_bookings(s: Session, session_id: uuid.UUID) -> list[Booking]:
+    return list(
+        s.scalars(
+            select(Booking)
+            .where(Booking.session_id == session_id, Booking.status.in_(CANCELLABLE))
+            .order_by(Booking.created_at)
+        )
+    )
+
+
+def apply_session_snapshot(
+    s: Session, settings: Settings, snapshot: Mapping[str, Any]
+) -> SessionReplica | None:
+    """Apply what the catalogue says a session now is; tell bookers what changed.
+
+    A time or place change re-sends every active booking's invite as an update; a
+    raised capacity confirms from the waiting list; a cancellation cancels every
+    booking with a CANCEL invite. Stale (older ``sequence``) snapshots change nothing.
+    """
+    session_id = uuid.UUID(str(snapshot["id"]))
+    before = s.get(SessionReplica, session_id)
+    old = (
+        None
+        if before is None
+        else {
+            "starts_at": before.starts_at,
+            "ends_at": before.ends_at,
+            "venue": before.venue,
+            "online_url": before.online_url,
+            "status": before.status,
+            "event_status": before.event_status,
+        }
+    )
+    row, written = upsert_session(s, snapshot)
+    if not written or old is None:
+        return row if written else None
+    if (row.status == "cancelled" or row.event_status == "cancelled") and (
+        old["status"] != "cancelled" and old["event_status"] != "cancelled"
+    ):
+        _cancel_all(s, settings, row)
+        return row
+    moved = (old["starts_at"], old["ends_at"]) != (row.starts_at, row.ends_at)
+    relocated = (old["venue"], old["online_url"]) != (row.venue, row.online_url)
+    if moved or relocated:
+        for booking in _active_bookings(s, row.id):
+            if moved:
+                booking.reminder_sent_at = None  # remind again before the new time
+            notify.rescheduled(s, settings, booking)
+    promote_waitlist(s, settings, row)
+    return row
+
+
+def apply_reschedule(
+    s: Session,
+    settings: Settings,
+    session_id: uuid.UUID,
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    sequence: int,
+) -> SessionReplica | None:
+    """A reschedule (new times, higher sequence); unknown sessions are left to read-through."""
+    row = lock_session(s, session_id)
+    if row is None:
+        return None
+    snapshot = {
+        "id": session_id,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "sequence": sequence,
+    }
+    if sequence <= row.sequence:
+        log.info("stale reschedule ignored", extra={"session_id": str(session_id)})
+        return None
+    return apply_session_snapshot(s, settings, snapshot)
+
+
+def apply_session_cancelled(
+    s: Session, settings: Settings, session_id: uuid.UUID, *, reason: str | None
+) -> SessionReplica | None:
+    """The hub cancelled a session: every booking is cancelled and told so."""
+    row = lock_session(s, session_id)
+    if row is None or row.status == "cancelled":
+        return None
+    row.status = "cancelled"
+    row.cancel_reason = reason
+    s.flush()
+    _cancel_all(s, settings, row)
+    return row
+
+
+def _cancel_all(s: Session, settings: Settings, row: SessionReplica) -> None:
+    for booking in _active_bookings(s, row.id):
+        cancel_booking(
+            s,
+            settings,
+            booking,
+            row,
+            by="catalogue",
+            reason=row.cancel_reason or "The session was cancelled.",
+            session_cancelled=True,
+        )
+
+
+#: Event-level fields copied onto every session of the event.
+EVENT_FIELDS = (
+    "title",
+    "kind",
+    "format",
+    "summary",
+    "topics",
+    "price_pence",
+    "funded_places",
+    "cpd_hours",
+    "venue",
+    "online_url",
+    "hub_name",
+)
+
+
+def apply_event_updated(
+    s: Session,
+    settings: Settings,
+    event_id: uuid.UUID,
+    fields: Mapping[str, Any],
+    *,
+    changed_at: datetime | None,
+) -> list[SessionReplica]:
+    """Copy an event's new fields to its sessions (older updates than we hold are ignored)."""
+    rows = list(
+        s.scalars(
+            select(SessionReplica)
+            .where(SessionReplica.event_id == event_id)
+            .order_by(SessionReplica.id)
+            .with_for_update()
+        )
+    )
+    applied = []
+    for row in rows:
+        if changed_at is not None and row.event_updated_at and changed_at < row.event_updated_at:
+            continue
+        snapshot: dict[str, Any] = {
+            "id": row.id,
+            "sequence": row.sequence,
+            **{k: fields[k] for k in EVENT_FIELDS if k in fields},
+        }
+        if "status" in fields:
+            snapshot["event_status"] = fields["status"]
+        updated = apply_session_snapshot(s, settings, snapshot)
+        if updated is not None:
+            updated.event_updated_at = changed_at or utcnow()
+            applied.append(updated)
+    return applied
