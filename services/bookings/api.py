@@ -11,14 +11,23 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.bookings import operations as ops
+from services.bookings import records
 from services.bookings.models import SessionReplica
 from services.bookings.schemas import (
+    AttendanceResultSchema,
+    AttendanceSchema,
     AvailabilitySchema,
     BookingCreateSchema,
     BookingListQuerySchema,
     BookingPageSchema,
     BookingSchema,
     CancelSchema,
+    CpdRecordSchema,
+    FeedbackCreateSchema,
+    FeedbackSchema,
+    FeedbackSummarySchema,
+    FormatQuerySchema,
+    RosterSchema,
 )
 from shared.auth import require_identity
 from shared.problems import Problem
@@ -142,3 +151,90 @@ class Availability(MethodView):
         with db.transaction() as s:
             row = s.get(SessionReplica, session_id)
             return ops.availability(s, row)
+
+
+def _lead_session(s, session_id: uuid.UUID) -> SessionReplica:  # type: ignore[no-untyped-def]
+    """The session, if the caller leads its hub (404 unknown, 403 not theirs)."""
+    who = require_identity()
+    row = s.get(SessionReplica, session_id)
+    if row is None:
+        raise ops.not_found("session")
+    ops.require_lead(who, row)
+    return row
+
+
+@bp.route("/sessions/<uuid:session_id>/roster")
+class Roster(MethodView):
+    @bp.arguments(FormatQuerySchema, location="query")
+    @bp.response(200, RosterSchema)
+    @bp.alt_response(200, description="CSV (?format=csv)", content_type="text/csv")
+    @bp.alt_response(403, description="Not a lead of this session's hub.")
+    def get(self, args: dict[str, Any], session_id: uuid.UUID) -> Any:
+        """Who is booked (places, then the waiting list in order); hub leads only."""
+        with current_db().transaction() as s:
+            row = _lead_session(s, session_id)
+            data = records.roster(s, row)
+        if args["format"] == "csv":
+            return records.csv_response(
+                records.ROSTER_CSV_HEADER,
+                records.roster_csv_rows(data),
+                f"roster-{session_id}.csv",
+            )
+        return data
+
+
+@bp.route("/sessions/<uuid:session_id>/attendance")
+class Attendance(MethodView):
+    @bp.arguments(AttendanceSchema)
+    @bp.response(200, AttendanceResultSchema)
+    @bp.alt_response(403, description="Not a lead of this session's hub.")
+    @bp.alt_response(409, description="The session has not started, or was cancelled.")
+    def post(self, data: dict[str, Any], session_id: uuid.UUID) -> Any:
+        """Record who came (``attended``) and who did not (``no_show``); all or nothing."""
+        who = require_identity()
+        items = ops.record_attendance(
+            current_db(), runtime().settings, who, session_id, data["records"]
+        )
+        return {"items": items}
+
+
+@bp.route("/sessions/<uuid:session_id>/feedback-summary")
+class FeedbackSummary(MethodView):
+    @bp.response(200, FeedbackSummarySchema)
+    @bp.alt_response(403, description="Not a lead of this session's hub.")
+    def get(self, session_id: uuid.UUID) -> Any:
+        """Ratings of a session; comments only from 3 responses on (anonymity)."""
+        with current_db().transaction() as s:
+            _lead_session(s, session_id)
+            return records.feedback_summary(s, session_id)
+
+
+@bp.route("/cpd-record")
+class CpdRecord(MethodView):
+    @bp.arguments(FormatQuerySchema, location="query")
+    @bp.response(200, CpdRecordSchema)
+    @bp.alt_response(200, description="CSV (?format=csv)", content_type="text/csv")
+    def get(self, args: dict[str, Any]) -> Any:
+        """Your CPD hours from attended sessions, per topic and academic year."""
+        who = require_identity()
+        with current_db().transaction() as s:
+            data = records.cpd_record(s, who.user_id)
+        if args["format"] == "csv":
+            return records.csv_response(
+                records.CPD_CSV_HEADER, records.cpd_csv_rows(data), "cpd-record.csv"
+            )
+        return data
+
+
+@bp.route("/<uuid:booking_id>/feedback")
+class BookingFeedback(MethodView):
+    @bp.arguments(FeedbackCreateSchema)
+    @bp.response(201, FeedbackSchema)
+    @bp.alt_response(404, description="No such booking, or not yours.")
+    @bp.alt_response(409, description="Not attended, or feedback already given.")
+    def post(self, data: dict[str, Any], booking_id: uuid.UUID) -> Any:
+        """Rate a session you attended (1-5, optional comment), once."""
+        who = require_identity()
+        return ops.leave_feedback(
+            current_db(), who, booking_id, rating=data["rating"], comment=data.get("comment")
+        )

@@ -23,15 +23,18 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.bookings import notify
+from services.bookings import notify, publishing
 from services.bookings.models import (
+    ATTENDED,
     CANCELLABLE,
     CANCELLED,
     CONFIRMED,
     ENDED,
     HOLDING_PLACE,
+    NO_SHOW,
     WAITLISTED,
     Booking,
+    Feedback,
     SessionReplica,
 )
 from shared.auth import Identity
@@ -620,3 +623,100 @@ def apply_event_updated(
             updated.event_updated_at = changed_at or utcnow()
             applied.append(updated)
     return applied
+
+
+# -- attendance and feedback -------------------------------------------------------
+#: Bookings whose attendance a hub lead records (and may correct).
+ATTENDABLE = (CONFIRMED, ATTENDED, NO_SHOW)
+
+
+def record_attendance(
+    db: Database,
+    settings: Settings,
+    who: Identity,
+    session_id: uuid.UUID,
+    records: list[Mapping[str, Any]],
+) -> list[Booking]:
+    """Mark bookings attended / no_show, all or nothing, once the session has started."""
+    with db.transaction() as s:
+        row = lock_session(s, session_id)
+        if row is None:
+            raise not_found("session")
+        require_lead(who, row)
+        if row.starts_at > utcnow():
+            raise conflict("Attendance can be recorded once the session has started.")
+        if row.status == "cancelled":
+            raise conflict("The session was cancelled.")
+        wanted = {r["booking_id"]: bool(r["attended"]) for r in records}
+        found = {
+            b.id: b
+            for b in s.scalars(
+                select(Booking).where(Booking.id.in_(wanted), Booking.session_id == session_id)
+            )
+        }
+        errors: dict[str, list[str]] = {}
+        for index, booking_id in enumerate(wanted):
+            booking = found.get(booking_id)
+            if booking is None:
+                errors[f"records.{index}.booking_id"] = ["No such booking on this session."]
+            elif booking.status not in ATTENDABLE:
+                errors[f"records.{index}.booking_id"] = [
+                    f"A {booking.status} booking has no attendance to record."
+                ]
+        if errors:
+            raise Problem(
+                422,
+                "Invalid request",
+                "Some records name bookings that cannot be marked; nothing was recorded.",
+                kind="validation",
+                errors=errors,
+            )
+        now = utcnow()
+        changed = []
+        for booking_id, attended in wanted.items():
+            booking = found[booking_id]
+            status = ATTENDED if attended else NO_SHOW
+            if booking.status != status:
+                booking.previous_status = booking.status
+                booking.status = status
+                booking.attendance_recorded_at = now
+                booking.updated_at = now
+                changed.append(booking)
+        s.flush()
+        for booking in changed:
+            publishing.attendance_recorded(s, booking)
+        return [found[i] for i in wanted]
+
+
+def require_lead(who: Identity, row: SessionReplica) -> None:
+    """Hub lead of the session's hub (or admin); otherwise 403."""
+    if not can_manage(who, row):
+        raise Problem(
+            403, "Forbidden", "Only a lead of this session's hub may do this.", kind="forbidden"
+        )
+
+
+def leave_feedback(
+    db: Database, who: Identity, booking_id: uuid.UUID, *, rating: int, comment: str | None
+) -> Feedback:
+    """One rating per attended booking, by the practitioner who attended."""
+    try:
+        with db.transaction() as s:
+            booking = s.get(Booking, booking_id)
+            if booking is None or booking.user_id != who.user_id:
+                raise not_found()
+            if booking.status != ATTENDED:
+                raise conflict("Feedback is for sessions you attended.", "not-attended")
+            if s.scalar(select(Feedback).where(Feedback.booking_id == booking_id)) is not None:
+                raise conflict("You already gave feedback on this session.", "feedback-given")
+            feedback = Feedback(
+                booking_id=booking_id,
+                session_id=booking.session_id,
+                rating=rating,
+                comment=(comment or "").strip() or None,
+            )
+            s.add(feedback)
+            s.flush()
+            return feedback
+    except IntegrityError:
+        raise conflict("You already gave feedback on this session.", "feedback-given") from None
