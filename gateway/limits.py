@@ -73,7 +73,7 @@ def build_limiter(app: Flask, settings: Settings) -> Limiter:
     @app.errorhandler(RateLimitExceeded)
     def _too_many(exc: RateLimitExceeded) -> Response:
         current = limiter.current_limit
-        wait = math.ceil(current.reset_at - time.time()) if current else 60
+        wait = math.ceil(current.window[0] - time.time()) if current else 60
         return problem_response(
             429,
             "Too many requests",

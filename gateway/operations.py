@@ -170,11 +170,15 @@ def _encode_cursor(email: str) -> str:
 
 def _decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        padded = cursor + "=" * (-len(cursor) % 4)
+        email = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError) as exc:
         raise Problem(
             422, "Invalid request", errors={"cursor": ["Not a cursor from this list."]}
         ) from exc
+    if not email:
+        raise Problem(422, "Invalid request", errors={"cursor": ["Not a cursor from this list."]})
+    return email
 
 
 def list_users(db: Database, query: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, pre_load, validate
 
 from gateway.models import SETTING_TYPES
 from shared.auth import ROLES
@@ -24,7 +26,17 @@ _urn = fields.String(
 )
 
 
-class RegisterSchema(Schema):
+class _EmailInput(Schema):
+    """People paste addresses with stray spaces; accept them (case is normalised later)."""
+
+    @pre_load
+    def _strip_email(self, data: Any, **_: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("email"), str):
+            return {**data, "email": data["email"].strip()}
+        return data
+
+
+class RegisterSchema(_EmailInput):
     email = _email
     password = _password
     name = _name
@@ -34,7 +46,7 @@ class RegisterSchema(Schema):
     hub_id = fields.UUID(allow_none=True, metadata={"description": "The practitioner's hub."})
 
 
-class TokenRequestSchema(Schema):
+class TokenRequestSchema(_EmailInput):
     email = fields.String(required=True, validate=validate.Length(min=1, max=254))
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=256))
 
@@ -64,7 +76,7 @@ _roles = fields.List(
 _hub_ids = fields.List(fields.UUID(), validate=validate.Length(max=50))
 
 
-class UserCreateSchema(Schema):
+class UserCreateSchema(_EmailInput):
     email = _email
     password = _password
     name = _name

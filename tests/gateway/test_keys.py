@@ -1,0 +1,66 @@
+"""Signing keys: generated once whoever starts first, 0600, rotatable, or given by env."""
+
+from __future__ import annotations
+
+import multiprocessing
+import stat
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from gateway.keys import KeyRing, ensure_key, rotate
+from tests.gateway.conftest import admin_token, auth
+from tests.support.backends import Backend
+
+
+def _ensure(path: str) -> None:
+    ensure_key(Path(path))
+
+
+def test_concurrent_starts_agree_on_one_key(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_ensure, args=(str(keys),)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    pems = list(keys.glob("*.pem"))
+    assert len(pems) == 1
+    assert stat.S_IMODE(pems[0].stat().st_mode) == 0o600
+    assert not list(keys.glob(".*.tmp"))
+
+
+def test_rotation_signs_with_the_new_key_and_still_verifies_old_tokens(
+    embedded: Backend, make_gateway
+) -> None:  # type: ignore[no-untyped-def]
+    gw = make_gateway()
+    ring: KeyRing = gw.application.extensions["eyhub"].extras["keyring"]
+    old_token = admin_token(gw)
+    old_kid = jwt.get_unverified_header(old_token)["kid"]
+    rotate(embedded.settings().keys_dir)
+    ring._checked = 0.0  # skip the rescan interval instead of sleeping through it
+    new_token = admin_token(gw)
+    new_kid = jwt.get_unverified_header(new_token)["kid"]
+    assert new_kid != old_kid
+    kids = [k["kid"] for k in gw.get("/.well-known/jwks.json").get_json()["keys"]]
+    assert kids == [new_kid, old_kid]
+    for token in (old_token, new_token):
+        assert gw.get("/api/auth/me", headers=auth(token)).status_code == 200
+
+
+def test_private_key_from_env(embedded: Backend, make_gateway) -> None:  # type: ignore[no-untyped-def]
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    gw = make_gateway(EYHUB_JWT_PRIVATE_KEY=pem)
+    token = admin_token(gw)
+    jwt.decode(token, key.public_key(), algorithms=["RS256"], audience="eyhub")
+    assert not list(embedded.settings().keys_dir.glob("*.pem"))  # nothing generated
+    assert len(gw.get("/.well-known/jwks.json").get_json()["keys"]) == 1
