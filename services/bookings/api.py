@@ -10,8 +10,8 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from services.bookings import feeds, records
 from services.bookings import operations as ops
-from services.bookings import records
 from services.bookings.models import SessionReplica
 from services.bookings.schemas import (
     AttendanceResultSchema,
@@ -26,6 +26,9 @@ from services.bookings.schemas import (
     FeedbackCreateSchema,
     FeedbackSchema,
     FeedbackSummarySchema,
+    FeedCreateSchema,
+    FeedListSchema,
+    FeedSchema,
     FormatQuerySchema,
     RosterSchema,
 )
@@ -238,3 +241,42 @@ class BookingFeedback(MethodView):
         return ops.leave_feedback(
             current_db(), who, booking_id, rating=data["rating"], comment=data.get("comment")
         )
+
+
+@bp.route("/calendar-feeds")
+class CalendarFeeds(MethodView):
+    @bp.arguments(FeedCreateSchema)
+    @bp.response(201, FeedSchema)
+    @bp.alt_response(403, description="A hub feed for a hub you do not lead.")
+    def post(self, data: dict[str, Any]) -> Any:
+        """A private calendar subscription URL (shown only now: keep it secret)."""
+        who = require_identity()
+        with current_db().transaction() as s:
+            feed, url = feeds.create_feed(
+                s, runtime().settings, who, scope=data["scope"], hub_id=data.get("hub_id")
+            )
+            return {
+                "id": feed.id,
+                "scope": feed.scope,
+                "hub_id": feed.hub_id,
+                "created_at": feed.created_at,
+                "url": url,
+            }
+
+    @bp.response(200, FeedListSchema)
+    def get(self) -> Any:
+        """Your live feeds (their URLs are not stored, so they are not shown again)."""
+        who = require_identity()
+        with current_db().transaction() as s:
+            return {"items": feeds.own_feeds(s, who), "next_cursor": None}
+
+
+@bp.route("/calendar-feeds/<uuid:feed_id>")
+class CalendarFeedItem(MethodView):
+    @bp.response(204)
+    @bp.alt_response(404, description="No such feed, or not yours.")
+    def delete(self, feed_id: uuid.UUID) -> None:
+        """Revoke a feed: its URL answers 404 from now on."""
+        who = require_identity()
+        with current_db().transaction() as s:
+            feeds.revoke_feed(s, who, feed_id)
