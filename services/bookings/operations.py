@@ -242,6 +242,8 @@ def book(
             s.add(booking)
             s.flush()
             notify.booked(s, settings, booking)
+            if booking.status == CONFIRMED:
+                publishing.booking_confirmed(s, booking)
             return booking, True
     except IntegrityError:
         # Lost a race the lock could not see (same key on two sessions, or a replay):
@@ -357,6 +359,7 @@ def cancel_booking(
     booking.updated_at = now
     s.flush()
     notify.cancelled(s, settings, booking, was=was, session_cancelled=session_cancelled)
+    publishing.booking_cancelled(s, booking)
     if session_cancelled:
         return
     if was == WAITLISTED and position is not None:
@@ -409,6 +412,7 @@ def promote_waitlist(s: Session, settings: Settings, row: SessionReplica) -> lis
     _close_up(s, row.id, after=0, by=len(heads))
     for booking in heads:
         notify.promoted(s, settings, booking)
+        publishing.booking_confirmed(s, booking, promoted=True)
     return heads
 
 
