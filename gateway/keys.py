@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ def _write_new_key(keys_dir: Path) -> Path:
     """Generate a key and make it appear atomically, readable by the owner only."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
     kid = thumbprint(key.public_key())
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")  # names sort oldest → newest
     final = keys_dir / f"{stamp}-{kid}.pem"
     tmp = keys_dir / f".{kid}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from gateway.app import create_app
+from shared.migrations import upgrade
 from tests.support.backends import Backend, free_port_base
 
 BIG = b"id,name\n" + b"".join(b"%d,practitioner %d\n" % (i, i) for i in range(120_000))
@@ -148,7 +149,9 @@ def make_gateway(backend: Backend, upstream: FakeUpstream) -> Callable[..., Flas
             "EYHUB_UPSTREAM_READ_TIMEOUT": "1",
             **env,
         }
-        app = create_app(backend.settings(**overrides))
+        settings = backend.settings(**overrides)
+        upgrade("gateway", settings)  # what `eyhub migrate` / `eyhub up` do before serving
+        app = create_app(settings)
         return app.test_client()
 
     return make

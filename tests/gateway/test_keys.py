@@ -35,13 +35,13 @@ def test_concurrent_starts_agree_on_one_key(tmp_path: Path) -> None:
 
 
 def test_rotation_signs_with_the_new_key_and_still_verifies_old_tokens(
-    embedded: Backend, make_gateway
+    backend: Backend, make_gateway
 ) -> None:  # type: ignore[no-untyped-def]
     gw = make_gateway()
     ring: KeyRing = gw.application.extensions["eyhub"].extras["keyring"]
     old_token = admin_token(gw)
     old_kid = jwt.get_unverified_header(old_token)["kid"]
-    rotate(embedded.settings().keys_dir)
+    rotate(backend.settings().keys_dir)
     ring._checked = 0.0  # skip the rescan interval instead of sleeping through it
     new_token = admin_token(gw)
     new_kid = jwt.get_unverified_header(new_token)["kid"]
@@ -52,7 +52,7 @@ def test_rotation_signs_with_the_new_key_and_still_verifies_old_tokens(
         assert gw.get("/api/auth/me", headers=auth(token)).status_code == 200
 
 
-def test_private_key_from_env(embedded: Backend, make_gateway) -> None:  # type: ignore[no-untyped-def]
+def test_private_key_from_env(backend: Backend, make_gateway) -> None:  # type: ignore[no-untyped-def]
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -62,5 +62,5 @@ def test_private_key_from_env(embedded: Backend, make_gateway) -> None:  # type:
     gw = make_gateway(EYHUB_JWT_PRIVATE_KEY=pem)
     token = admin_token(gw)
     jwt.decode(token, key.public_key(), algorithms=["RS256"], audience="eyhub")
-    assert not list(embedded.settings().keys_dir.glob("*.pem"))  # nothing generated
+    assert not list(backend.settings().keys_dir.glob("*.pem"))  # nothing generated
     assert len(gw.get("/.well-known/jwks.json").get_json()["keys"]) == 1
