@@ -221,43 +221,66 @@ def book(
             replay = _replay(s, who.user_id, idempotency_key, fingerprint)
         if replay is not None:
             return replay, False
-    ensure_session(db, session_id, fetch)
-    try:
-        with db.transaction() as s:
-            row = lock_session(s, session_id)
-            if row is None:  # pragma: no cover - replicas are never deleted
-                raise not_found("session")
-            if idempotency_key:  # a concurrent request with this key may have won
-                replay = _replay(s, who.user_id, idempotency_key, fingerprint)
-                if replay is not None:
-                    return replay, False
-            why = row.bookable_problem
-            if why:
-                raise conflict(why, "session-not-bookable")
-            if _active_booking(s, who.user_id, session_id) is not None:
-                raise conflict("You already have a booking for this session.", "already-booked")
-            booking = _new_booking(s, row, who)
-            booking.idempotency_key = idempotency_key
-            booking.request_fingerprint = fingerprint if idempotency_key else None
-            s.add(booking)
-            s.flush()
-            notify.booked(s, settings, booking)
-            if booking.status == CONFIRMED:
-                publishing.booking_confirmed(s, booking)
-            return booking, True
-    except IntegrityError:
-        # Lost a race the lock could not see (same key on two sessions, or a replay):
-        # answer as the winner's request would have been answered.
-        with db.transaction() as s:
-            if idempotency_key:
-                replay = _replay(s, who.user_id, idempotency_key, fingerprint)
-                if replay is not None:
-                    return replay, False
-            if _active_booking(s, who.user_id, session_id) is not None:
-                raise conflict(
-                    "You already have a booking for this session.", "already-booked"
-                ) from None
-        raise
+    for attempt in (1, 2):
+        try:
+            with db.transaction() as s:
+                booking = _book_locked(s, settings, who, session_id, idempotency_key, fingerprint)
+        except _NotReplicated:
+            if attempt == 2:  # pragma: no cover - replicas are never deleted
+                raise not_found("session") from None
+            ensure_session(db, session_id, fetch)  # read through, then try again
+            continue
+        except IntegrityError:
+            # Lost a race the lock could not see (the same key on two sessions):
+            # answer as the winner's request was answered.
+            with db.transaction() as s:
+                if idempotency_key:
+                    replay = _replay(s, who.user_id, idempotency_key, fingerprint)
+                    if replay is not None:
+                        return replay, False
+                if _active_booking(s, who.user_id, session_id) is not None:
+                    raise conflict(
+                        "You already have a booking for this session.", "already-booked"
+                    ) from None
+            raise
+        return booking
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _NotReplicated(Exception):
+    """The session is not in the replica yet (read through and retry)."""
+
+
+def _book_locked(
+    s: Session,
+    settings: Settings,
+    who: Identity,
+    session_id: uuid.UUID,
+    idempotency_key: str | None,
+    fingerprint: str,
+) -> tuple[Booking, bool]:
+    """The booking transaction proper, under the session's row lock."""
+    row = lock_session(s, session_id)
+    if row is None:
+        raise _NotReplicated
+    if idempotency_key:  # a concurrent request with this key may have won
+        replay = _replay(s, who.user_id, idempotency_key, fingerprint)
+        if replay is not None:
+            return replay, False
+    why = row.bookable_problem
+    if why:
+        raise conflict(why, "session-not-bookable")
+    if _active_booking(s, who.user_id, session_id) is not None:
+        raise conflict("You already have a booking for this session.", "already-booked")
+    booking = _new_booking(s, row, who)
+    booking.idempotency_key = idempotency_key
+    booking.request_fingerprint = fingerprint if idempotency_key else None
+    s.add(booking)
+    s.flush()
+    notify.booked(s, settings, booking)
+    if booking.status == CONFIRMED:
+        publishing.booking_confirmed(s, booking)
+    return booking, True
 
 
 def _new_booking(s: Session, row: SessionReplica, who: Identity) -> Booking:
