@@ -56,13 +56,14 @@ def _wait(url: str, timeout: float = 60) -> None:
 
 
 def _serve(component: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    log = open(Path(env["EYHUB_DATA_DIR"]) / f"{component}.log", "wb")  # noqa: SIM115
     return subprocess.Popen(
         [sys.executable, "-m", "shared.cli", "serve", component],
         cwd=REPO,
         env=env,
         start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -128,8 +129,12 @@ def main() -> int:
     procs = [_serve(c, env) for c in ("gateway", "catalogue", "bookings")]
     try:
         gateway = f"http://127.0.0.1:{base}"
-        for offset in (0, 1, 2):
-            _wait(f"http://127.0.0.1:{base + offset}/healthz")
+        for offset, name in enumerate(("gateway", "catalogue", "bookings")):
+            try:
+                _wait(f"http://127.0.0.1:{base + offset}/healthz")
+            except TimeoutError:
+                print(f"{name} did not start:\n" + (Path(data) / f"{name}.log").read_text()[-3000:])
+                return 1
         token = requests.post(
             f"{gateway}/api/auth/token",
             json={"email": "admin@example.org", "password": "admin-password"},

@@ -35,10 +35,7 @@ def _configure(app: Flask, rt: Runtime) -> None:
 
     upstreams = proxy.Proxy(settings)
     rt.extras["proxy"] = upstreams
-    per_user = limiter.shared_limit(
-        lambda: settings.rate_limit_api, scope="api", key_func=limits.api_key
-    )
-    proxy.install(app, upstreams, decorate=per_user)
+    proxy.install(app, upstreams)
     openapi.install(app, openapi.SpecCache(settings, upstreams.session))
     headers.install(app, settings)
 

@@ -33,11 +33,12 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from shared.auth import TokenVerifier
+from shared.auth import Identity, TokenVerifier
 from shared.config import Settings
 
 KEY_BITS = 2048
 RESCAN_SECONDS = 5.0
+VERIFIED_CACHE_SIZE = 10_000
 
 
 def _b64(data: bytes) -> str:
@@ -135,6 +136,7 @@ class KeyRing:
         self._stamp: tuple[Any, ...] = ()
         self._keys: list[SigningKey] = []
         self._verifier: TokenVerifier | None = None
+        self._cache = {}
         if not settings.jwt_private_key:
             ensure_key(self.keys_dir)
         self._load()
@@ -155,6 +157,7 @@ class KeyRing:
             raise RuntimeError(f"no token signing key (EYHUB_JWT_PRIVATE_KEY or {self.keys_dir})")
         self._keys = keys
         self._stamp = stamp
+        self._cache: dict[str, tuple[Identity, float]] = {}
         self._verifier = TokenVerifier(
             issuer=self.settings.jwt_issuer,
             audience=self.settings.jwt_audience,
@@ -185,8 +188,23 @@ class KeyRing:
         return self.jwks()
 
     # shared.auth.current_identity calls .verify on runtime().extras["token_verifier"]
-    def verify(self, token: str):  # type: ignore[no-untyped-def]
-        """Verify with the local keys: the gateway never fetches its own JWKS over HTTP."""
+    def verify(self, token: str) -> Identity:
+        """Verify with the local keys: the gateway never fetches its own JWKS over HTTP.
+
+        Every proxied call is verified (for the per-user rate limit), so good tokens are
+        remembered until they expire: a token's validity cannot change while the keys
+        that signed it stay (the cache is dropped whenever the key set changes).
+        """
         self._refresh()
-        assert self._verifier is not None
-        return self._verifier.verify(token)
+        verifier, cache = self._verifier, self._cache
+        assert verifier is not None
+        hit = cache.get(token)
+        now = time.time()
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        identity = verifier.verify(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+        if len(cache) >= VERIFIED_CACHE_SIZE:
+            cache.clear()
+        cache[token] = (identity, float(claims["exp"]))
+        return identity

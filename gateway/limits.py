@@ -59,6 +59,38 @@ def validate(settings: Settings) -> None:
             raise ValueError(f"{var}={value!r} is not a rate limit like '10/minute'") from exc
 
 
+#: Paths with their own limits instead of the per-user API limit.
+_OWN_LIMITS = frozenset({"/api/auth/token", "/api/auth/register"})
+
+
+def install_api_limit(app: Flask, limiter: Limiter, settings: Settings) -> None:
+    """The per-user limit on every API and calendar call, own routes and proxied alike.
+
+    Checked once in ``before_request`` against the limiter's own storage and strategy:
+    a decorator on every proxied route would evaluate the limits twice per request
+    (middleware and decorator), and this sits on the hot path of every call.
+    """
+    items = parse_many(settings.rate_limit_api)
+
+    @app.before_request
+    def _api_limit() -> None:
+        path = request.path
+        if not path.startswith(("/api/", "/calendar/")) or path in _OWN_LIMITS:
+            return
+        key = api_key()
+        for item in items:
+            if not limiter.limiter.hit(item, "eyhub-gateway", "api", key):
+                reset_at, _ = limiter.limiter.get_window_stats(item, "eyhub-gateway", "api", key)
+                wait = max(1, math.ceil(reset_at - time.time()))
+                raise Problem(
+                    429,
+                    "Too many requests",
+                    f"Rate limit {item} exceeded; try again in {wait} s.",
+                    kind="rate-limited",
+                    headers={"Retry-After": str(wait)},
+                )
+
+
 def build_limiter(app: Flask, settings: Settings) -> Limiter:
     validate(settings)
     limiter = Limiter(
@@ -82,4 +114,5 @@ def build_limiter(app: Flask, settings: Settings) -> Limiter:
             headers={"Retry-After": str(max(wait, 1))},
         )
 
+    install_api_limit(app, limiter, settings)
     return limiter
