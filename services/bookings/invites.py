@@ -1,20 +1,30 @@
 """Calendar invites for bookings (DESIGN §6): one UID per booking, SEQUENCE stored per booking.
 
-SEQUENCE is 0 on the first REQUEST, and +1 on every later update or cancellation;
-``booking.invite_sequence`` remembers the last one sent.
+SEQUENCE is 0 on the first REQUEST and +1 on every later update or cancellation;
+``booking.invite_sequence`` remembers the last one sent, so a reschedule after a
+promotion, or a cancellation after two reschedules, continues the same count and
+calendar apps replace the event instead of adding a second one.
 """
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
+from email.parser import HeaderParser
+from email.policy import default as default_policy
 
 from sqlalchemy.orm import Session
 
 from services.bookings.models import Booking, SessionReplica
+from shared.calendar import (
+    LONDON,
+    Attendee,
+    CalendarItem,
+    attach_invite,
+    build_calendar,
+    invite_uid,
+)
 from shared.config import Settings
+from shared.db import utcnow
 from shared.mail import new_message, queue_mail
-
-LONDON = ZoneInfo("Europe/London")
 
 
 def london_range(row: SessionReplica) -> str:
@@ -24,11 +34,45 @@ def london_range(row: SessionReplica) -> str:
 
 
 def booking_uid(settings: Settings, booking: Booking) -> str:
-    return f"booking-{booking.id}@{settings.public_host}"
+    return invite_uid("booking", booking.id, settings.public_host)
 
 
 def next_sequence(booking: Booking) -> int:
     return 0 if booking.invite_sequence is None else booking.invite_sequence + 1
+
+
+def _organizer(settings: Settings) -> tuple[str, str]:
+    """The platform's sender as a bare address and display name."""
+    parsed = HeaderParser(policy=default_policy).parsestr(f"From: {settings.mail_from}\n\n")
+    address = parsed["From"].addresses[0]
+    return address.addr_spec, address.display_name or "eyhub"
+
+
+def invite_item(
+    settings: Settings, booking: Booking, *, method: str, sequence: int
+) -> CalendarItem:
+    row = booking.session
+    organizer_email, organizer_name = _organizer(settings)
+    lines = [row.summary or ""]
+    if row.venue:
+        lines.append(f"Venue: {row.venue}")
+    if row.online_url:
+        lines.append(f"Join online: {row.online_url}")
+    return CalendarItem(
+        uid=booking_uid(settings, booking),
+        summary=row.title,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        dtstamp=utcnow(),
+        description="\n".join(line for line in lines if line),
+        location=row.venue or row.online_url,
+        url=row.online_url,
+        sequence=sequence,
+        status="CANCELLED" if method == "CANCEL" else "CONFIRMED",
+        organizer_email=organizer_email,
+        organizer_name=row.hub_name or organizer_name,
+        attendees=[Attendee(email=booking.user_email, name=booking.user_name or None)],
+    )
 
 
 def send(
@@ -36,6 +80,10 @@ def send(
 ) -> None:
     """Queue the mail for ``booking`` with its invite, and remember the SEQUENCE sent."""
     sequence = next_sequence(booking)
+    ics = build_calendar(
+        [invite_item(settings, booking, method=method, sequence=sequence)], method=method
+    )
     msg = new_message(settings, to=booking.user_email, subject=subject, text=text)
+    attach_invite(msg, ics)
     booking.invite_sequence = sequence
     queue_mail(s, msg)
