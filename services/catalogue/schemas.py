@@ -1,0 +1,308 @@
+"""Request and response bodies of the catalogue API (marshmallow; documented in OpenAPI).
+
+Every limit a client can hit is here, so bad input is a 422 problem naming the field,
+never a database error: bounded text, enum values, integer ranges, times with an
+offset and within a sane range.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from services.catalogue.models import FORMATS, KINDS, SETTING_TYPES
+
+MAX_SESSION = timedelta(hours=12)
+#: Topics are an extensible vocabulary (DESIGN §3): known ones or any short slug.
+TOPIC_SLUG = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class UTCDateTimeField(fields.AwareDateTime):
+    """RFC 3339 with an offset on input (→ aware UTC), ``...Z`` on output (DESIGN §3)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str) or len(value) > 40:
+            raise ValidationError("Not a valid RFC 3339 date-time with an offset.")
+        try:
+            parsed = super()._deserialize(value, attr, data, **kwargs)
+            parsed = parsed.astimezone(UTC)
+        except (OverflowError, ValueError) as exc:
+            raise ValidationError("Not a valid RFC 3339 date-time with an offset.") from exc
+        if not _EARLIEST <= parsed < _LATEST:
+            raise ValidationError("Must be between the years 2000 and 2099.")
+        return parsed
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _text(max_len: int, *, required: bool = False, min_len: int = 0, **kw: Any) -> fields.String:
+    return fields.String(
+        required=required, validate=validate.Length(min=min_len, max=max_len), **kw
+    )
+
+
+def _int(low: int, high: int, **kw: Any) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=low, max=high), **kw)
+
+
+def _topic(value: str) -> None:
+    if not TOPIC_SLUG.match(value):
+        raise ValidationError("A topic is a lower-case slug like 'early_reading'.")
+
+
+_URL = validate.URL(schemes={"http", "https"}, require_tld=False)
+
+
+# -- hubs ---------------------------------------------------------------------------
+class HubCreateSchema(Schema):
+    name = _text(200, required=True, min_len=3)
+    region = _text(100, required=True, min_len=2)
+    host_setting = _text(200, allow_none=True, load_default=None)
+    eip = _text(
+        200,
+        allow_none=True,
+        load_default=None,
+        metadata={
+            "description": "The Education Improvement Partnership the hub belongs to, if any."
+        },
+    )
+
+
+class HubSchema(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    region = fields.String()
+    host_setting = fields.String(allow_none=True)
+    eip = fields.String(allow_none=True)
+
+
+class HubListSchema(Schema):
+    items = fields.List(fields.Nested(HubSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+# -- events -------------------------------------------------------------------------
+class _EventFieldsSchema(Schema):
+    """What an event says; PATCH reuses it with every field optional."""
+
+    title = _text(200, min_len=3)
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    summary = _text(500)
+    description = _text(10_000)
+    format = fields.String(validate=validate.OneOf(FORMATS))
+    audience = fields.List(
+        fields.String(validate=validate.OneOf(SETTING_TYPES)),
+        validate=validate.Length(min=1, max=len(SETTING_TYPES)),
+        metadata={"description": "Setting types the event is for (at least one)."},
+    )
+    topics = fields.List(
+        fields.String(validate=[validate.Length(max=40), _topic]),
+        validate=validate.Length(max=13),
+    )
+    cpd_hours = fields.Float(
+        validate=validate.Range(min=0, max=40, min_inclusive=False),
+        metadata={"description": "CPD hours per session, more than 0 and at most 40."},
+    )
+    price_pence = _int(0, 1_000_000)
+    funded_places = _int(0, 10_000, metadata={"description": "Places the hub pays for."})
+    cost_per_funded_place_pence = _int(0, 1_000_000)
+    capacity = _int(1, 10_000, metadata={"description": "Default capacity of new sessions."})
+    venue = _text(300, allow_none=True)
+    online_url = fields.String(allow_none=True, validate=[validate.Length(max=500), _URL])
+
+    @validates_schema
+    def _unique_lists(self, data: dict[str, Any], **_kw: Any) -> None:
+        for name in ("audience", "topics"):
+            values = data.get(name)
+            if values is not None and len(set(values)) != len(values):
+                raise ValidationError("Each value may appear once.", name)
+
+
+class EventCreateSchema(_EventFieldsSchema):
+    hub_id = fields.UUID(required=True)
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        # Creation needs the core fields; the rest have defaults.
+        if field_name in ("title", "kind", "format", "audience", "cpd_hours", "capacity"):
+            field_obj.required = True
+        defaults = {
+            "summary": "",
+            "description": "",
+            "topics": list,
+            "price_pence": 0,
+            "funded_places": 0,
+            "cost_per_funded_place_pence": 0,
+            "venue": None,
+            "online_url": None,
+        }
+        if field_name in defaults:
+            field_obj.load_default = defaults[field_name]
+
+
+class EventUpdateSchema(_EventFieldsSchema):
+    """Any subset of the event's fields; the result must still be a valid event."""
+
+
+class SessionBriefSchema(Schema):
+    id = fields.UUID()
+    starts_at = UTCDateTimeField()
+    ends_at = UTCDateTimeField()
+    capacity = fields.Integer()
+    status = fields.String()
+    sequence = fields.Integer()
+    venue = fields.String(allow_none=True)
+    series_id = fields.UUID(allow_none=True)
+    cancel_reason = fields.String(allow_none=True)
+
+
+class EventSchema(Schema):
+    id = fields.UUID()
+    hub_id = fields.UUID()
+    hub_name = fields.String()
+    title = fields.String()
+    kind = fields.String()
+    summary = fields.String()
+    description = fields.String()
+    format = fields.String()
+    audience = fields.List(fields.String())
+    topics = fields.List(fields.String())
+    cpd_hours = fields.Float()
+    price_pence = fields.Integer()
+    funded_places = fields.Integer()
+    cost_per_funded_place_pence = fields.Integer()
+    capacity = fields.Integer()
+    venue = fields.String(allow_none=True)
+    online_url = fields.String(allow_none=True)
+    status = fields.String()
+    cancel_reason = fields.String(allow_none=True)
+    created_at = UTCDateTimeField()
+    updated_at = UTCDateTimeField()
+    published_at = UTCDateTimeField(allow_none=True)
+    cancelled_at = UTCDateTimeField(allow_none=True)
+    sessions = fields.List(fields.Nested(SessionBriefSchema))
+
+
+# -- sessions -----------------------------------------------------------------------
+def _check_times(starts_at: datetime | None, ends_at: datetime | None) -> None:
+    if starts_at is None or ends_at is None:
+        return
+    if ends_at <= starts_at:
+        raise ValidationError("Must be after starts_at.", "ends_at")
+    if ends_at - starts_at > MAX_SESSION:
+        raise ValidationError("A session lasts at most 12 hours.", "ends_at")
+
+
+class SessionCreateSchema(Schema):
+    starts_at = UTCDateTimeField(required=True)
+    ends_at = UTCDateTimeField(required=True)
+    capacity = _int(1, 10_000, metadata={"description": "Defaults to the event's capacity."})
+    venue = _text(300, allow_none=True, metadata={"description": "Defaults to the event's."})
+    rrule = _text(
+        500,
+        metadata={
+            "description": "Make a series: FREQ=DAILY|WEEKLY|MONTHLY with COUNT or UNTIL, "
+            "at most 60 sessions. Each keeps the first session's Europe/London "
+            "wall-clock time across daylight-saving changes."
+        },
+    )
+
+    @validates_schema
+    def _times(self, data: dict[str, Any], **_kw: Any) -> None:
+        _check_times(data.get("starts_at"), data.get("ends_at"))
+
+
+class SessionPatchSchema(Schema):
+    """A reschedule (times), a capacity change or a room change.
+
+    Capacity rule: a capacity below the places already confirmed bumps no one; bookings
+    keeps every confirmed place and confirms no more until the count falls under it.
+    """
+
+    starts_at = UTCDateTimeField()
+    ends_at = UTCDateTimeField()
+    capacity = _int(1, 10_000)
+    venue = _text(300, allow_none=True)
+
+    @validates_schema
+    def _something(self, data: dict[str, Any], **_kw: Any) -> None:
+        if not data:
+            raise ValidationError("Give starts_at/ends_at, capacity or venue.", "_schema")
+        _check_times(data.get("starts_at"), data.get("ends_at"))
+
+
+class CancelSchema(Schema):
+    reason = _text(500, required=True, min_len=1)
+
+
+class SessionSchema(Schema):
+    """A session with its event's fields a booker needs (flat) and its hub's name."""
+
+    id = fields.UUID()
+    event_id = fields.UUID()
+    hub_id = fields.UUID()
+    hub_name = fields.String()
+    series_id = fields.UUID(allow_none=True)
+    starts_at = UTCDateTimeField()
+    ends_at = UTCDateTimeField()
+    capacity = fields.Integer()
+    status = fields.String()
+    sequence = fields.Integer()
+    cancel_reason = fields.String(allow_none=True)
+    event_status = fields.String()
+    title = fields.String()
+    kind = fields.String()
+    format = fields.String()
+    summary = fields.String()
+    audience = fields.List(fields.String())
+    topics = fields.List(fields.String())
+    cpd_hours = fields.Float()
+    price_pence = fields.Integer()
+    funded_places = fields.Integer()
+    cost_per_funded_place_pence = fields.Integer()
+    venue = fields.String(allow_none=True)
+    online_url = fields.String(allow_none=True)
+    updated_at = UTCDateTimeField()
+
+
+class SessionListSchema(Schema):
+    items = fields.List(fields.Nested(SessionSchema))
+
+
+class SessionPageSchema(SessionListSchema):
+    next_cursor = fields.String(allow_none=True)
+
+
+class SessionQuerySchema(Schema):
+    hub_id = fields.UUID()
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    format = fields.String(validate=validate.OneOf(FORMATS))
+    audience = fields.String(validate=validate.OneOf(SETTING_TYPES))
+    topic = fields.String(validate=[validate.Length(max=40), _topic])
+    from_ = UTCDateTimeField(data_key="from", metadata={"description": "Default: now."})
+    to = UTCDateTimeField(metadata={"description": "Sessions starting before this."})
+    q = _text(100, metadata={"description": "Words to find in title, summary and topics."})
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = _text(200)
+
+
+# -- audit --------------------------------------------------------------------------
+class AuditEntrySchema(Schema):
+    id = fields.UUID()
+    at = UTCDateTimeField()
+    action = fields.String()
+    actor_id = fields.String()
+    actor_name = fields.String()
+    session_id = fields.UUID(allow_none=True)
+    details = fields.Dict()
+
+
+class HistorySchema(Schema):
+    items = fields.List(fields.Nested(AuditEntrySchema))
