@@ -159,6 +159,7 @@ def test_compose_wires_databases_broker_and_service_urls() -> None:
         broker = urlsplit(settings.broker_url)
         assert (broker.scheme, broker.hostname, broker.port) == ("amqp", "rabbitmq", 5672)
         assert broker.username in users and broker.path.lstrip("/") in vhosts, name
+        assert settings.bus_namespace == "", f"{name}: definitions.json names have no prefix"
         for service in SERVICES:
             url = urlsplit(settings.service_url(service))
             assert (url.hostname, url.port) == (service, settings.port(service)), name
@@ -518,6 +519,7 @@ def test_k8s_environment_uses_only_variables_the_code_reads() -> None:
             assert db_vars == {f"EYHUB_{c.upper()}_DATABASE_URL" for c in own}, name
             if command in ("serve", "worker"):
                 assert urlsplit(settings.broker_url).scheme == "amqp", name
+                assert settings.bus_namespace == "", f"{name}: definitions.json has no prefix"
             for service in SERVICES:
                 url = urlsplit(settings.service_url(service))
                 assert (url.hostname, url.port) == (service, settings.port(service)), name

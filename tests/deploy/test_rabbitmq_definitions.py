@@ -23,12 +23,14 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import yaml
 from kombu import Connection, Exchange, Queue
 
 from shared.config import load_settings
 from shared.messaging.topology import Topology
 
-DEFINITIONS = Path(__file__).resolve().parents[2] / "deploy" / "rabbitmq" / "definitions.json"
+ROOT = Path(__file__).resolve().parents[2]
+DEFINITIONS = ROOT / "deploy" / "rabbitmq" / "definitions.json"
 BROKER_VAR = "EYHUB_TEST_BROKER_URL"
 
 pytestmark = pytest.mark.server
@@ -53,10 +55,12 @@ def scratch_broker() -> Iterator[str]:
         for item in definitions[kind]:
             item["vhost"] = vhost
     definitions["vhosts"] = [{"name": vhost}]
-    definitions["users"] = []  # the test broker's user stands in for the compose one
-    definitions["permissions"] = [
-        {"user": parts.username, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"}
-    ]
+    # The compose user under a scratch name: its password hash must let the compose
+    # containers (EYHUB_BROKER_URL in docker-compose.yml) in.
+    (user,) = definitions["users"]
+    user["name"] = vhost
+    (grant,) = definitions["permissions"]
+    grant.update(user=vhost, vhost=vhost)
     # rabbitmqctl may run as the rabbitmq user: the file must be readable by others (it
     # holds no credentials), outside pytest's private tmp folder.
     fd, path = tempfile.mkstemp(prefix="eyhub-definitions-", suffix=".json")
@@ -66,10 +70,19 @@ def scratch_broker() -> Iterator[str]:
         os.chmod(path, 0o644)
         imported = rabbitmqctl("import_definitions", path)
         assert imported.returncode == 0, imported.stderr or imported.stdout
-        yield urlunsplit(parts._replace(path="/" + vhost))
+        netloc = f"{vhost}:{compose_broker_password()}@{parts.hostname}:{parts.port or 5672}"
+        yield urlunsplit(parts._replace(netloc=netloc, path="/" + vhost))
     finally:
         os.unlink(path)
         rabbitmqctl("delete_vhost", vhost)
+        rabbitmqctl("delete_user", vhost)
+
+
+def compose_broker_password() -> str:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    url = urlsplit(compose["services"]["gateway"]["environment"]["EYHUB_BROKER_URL"])
+    assert url.password
+    return url.password
 
 
 def test_workers_declare_over_the_imported_definitions(scratch_broker: str) -> None:
