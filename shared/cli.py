@@ -94,7 +94,7 @@ def seed_demo_cmd() -> None:
 
 
 #: Modules contributing more commands (each exposes ``commands: list[click.Command]``).
-COMMAND_MODULES: list[str] = ["gateway.cli"]
+COMMAND_MODULES: list[str] = ["gateway.cli", "shared.messaging.cli"]
 
 for _name in COMMAND_MODULES:
     for _cmd in importlib.import_module(_name).commands:

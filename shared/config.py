@@ -24,6 +24,11 @@ ENV_VARS: dict[str, str] = {
     **{f"EYHUB_{s.upper()}_URL": f"where the gateway reaches {s}" for s in SERVICES},
     "EYHUB_BROKER_URL": "kombu broker URL; default filesystem:// under $EYHUB_DATA_DIR/broker",
     "EYHUB_BUS_NAMESPACE": "prefix for exchange and queue names (shared brokers, tests)",
+    "EYHUB_BUS_MAX_ATTEMPTS": "attempts of a bus handler before its message goes to dead letters",
+    "EYHUB_BUS_RETRY_BASE_SECONDS": "first retry delay of a failed handler (doubles each attempt)",
+    "EYHUB_BUS_RETRY_MAX_SECONDS": "longest delay between two attempts of a failed handler",
+    "EYHUB_BUS_POLL_SECONDS": "how often the outbox relay and the embedded broker look for work",
+    "EYHUB_BUS_RETENTION_DAYS": "days sent outbox rows and inbox ids are kept (redelivery window)",
     "EYHUB_SMTP_URL": "smtp://user:pass@host:587?starttls=true; unset writes .eml files",
     "EYHUB_MAIL_FROM": "sender address of platform mail",
     "EYHUB_PUBLIC_URL": "public base URL used in links, feed URLs and ICS UIDs",
@@ -88,6 +93,11 @@ class Settings:
     port_base: int = 8080
     broker_url: str = "filesystem://"
     bus_namespace: str = ""
+    bus_max_attempts: int = 5
+    bus_retry_base_seconds: float = 1.0
+    bus_retry_max_seconds: float = 300.0
+    bus_poll_seconds: float = 0.05
+    bus_retention_days: float = 14.0
     smtp_url: str | None = None
     mail_from: str = "eyhub <no-reply@example.org>"
     public_url: str = "http://127.0.0.1:8080"
@@ -174,6 +184,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         port_base=port_base,
         broker_url=env.get("EYHUB_BROKER_URL") or "filesystem://",
         bus_namespace=env.get("EYHUB_BUS_NAMESPACE", ""),
+        bus_max_attempts=max(1, _int(env, "EYHUB_BUS_MAX_ATTEMPTS", 5)),
+        bus_retry_base_seconds=_float(env, "EYHUB_BUS_RETRY_BASE_SECONDS", 1.0),
+        bus_retry_max_seconds=_float(env, "EYHUB_BUS_RETRY_MAX_SECONDS", 300.0),
+        bus_poll_seconds=_float(env, "EYHUB_BUS_POLL_SECONDS", 0.05),
+        bus_retention_days=_float(env, "EYHUB_BUS_RETENTION_DAYS", 14.0),
         smtp_url=env.get("EYHUB_SMTP_URL") or None,
         mail_from=env.get("EYHUB_MAIL_FROM") or "eyhub <no-reply@example.org>",
         public_url=public_url,

@@ -8,7 +8,6 @@ Readiness checks are pluggable so messaging and the gateway can add their own.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,17 +23,10 @@ Check = Callable[[], dict[str, Any] | None]
 
 
 def broker_ping(settings: Settings, timeout: float = 2.0) -> dict[str, Any]:
-    """Can we reach the broker right now? Cheap enough to run on every probe."""
-    if settings.embedded_broker:
-        settings.broker_dir.mkdir(parents=True, exist_ok=True)
-        probe = settings.broker_dir / ".ready-probe"
-        probe.write_text(str(time.time()))
-        return {"transport": "filesystem"}
-    from kombu import Connection
+    """Can we reach the broker right now? (the embedded queue folder must take a file)."""
+    from shared.messaging.broker import ping
 
-    with Connection(settings.broker_url, connect_timeout=timeout) as conn:
-        conn.ensure_connection(max_retries=1, timeout=timeout)
-        return {"transport": conn.transport_cls if isinstance(conn.transport_cls, str) else "amqp"}
+    return ping(settings, timeout)
 
 
 def health_blueprint() -> Blueprint:

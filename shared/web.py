@@ -151,6 +151,9 @@ def create_component_app(
     rt = Runtime(component=component, settings=settings, db=db)
     rt.readiness_checks.append(("database", lambda: db.ping() or {"dialect": db.dialect}))
     rt.readiness_checks.append(("broker", lambda: broker_ping(settings)))
+    from shared.messaging.runtime import install_web
+
+    rt.readiness_checks.append(install_web(component, db))
     rt.readiness_checks.extend(readiness_checks)
     app.extensions["eyhub"] = rt
 

@@ -114,5 +114,11 @@ def build_worker(component: str, settings: Settings) -> Worker:
     return worker
 
 
+def _messaging(worker: Worker) -> None:
+    from shared.messaging.runtime import install_worker
+
+    install_worker(worker)
+
+
 #: Kernel-wide additions to every worker (the messaging relay and consumers add theirs).
-WORKER_HOOKS: list[Callable[[Worker], None]] = []
+WORKER_HOOKS: list[Callable[[Worker], None]] = [_messaging]

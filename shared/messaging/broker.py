@@ -1,0 +1,271 @@
+"""Broker connections: RabbitMQ as configured, or kombu's filesystem transport, hardened.
+
+RabbitMQ: publisher confirms (``confirm_publish``), heartbeats, short connect timeout.
+
+Embedded: kombu's ``filesystem://`` transport with every folder under
+``settings.broker_dir``. Three things the stock transport does not do, and a reliable
+bus needs, are added by subclassing its channel (same on-disk format and options):
+
+- **No loss on a crash.** Stock ``_get`` deletes the file when it hands the message
+  over, so a consumer killed before its ack loses it. Here a fetched file is *leased*:
+  renamed into ``leases/<consumer>/``, deleted on ack, renamed back on reject/close. A
+  consumer holds an ``flock`` on its lease folder for its lifetime; any consumer finding
+  a lease folder whose lock it can take (its owner died, even by SIGKILL) moves the
+  files back, under their original names, so they are redelivered in order.
+- **Order.** Stock file names start with a millisecond clock plus a random uuid, so
+  messages written in the same millisecond are read in random order. Here names carry
+  nanoseconds and a per-process counter; files are written under ``tmp/`` and renamed
+  in, so a reader never sees half a message.
+- **Mandatory.** Stock virtual transports route an unbound key to a fallback queue
+  nobody reads; here it raises ``Unroutable``, which the relay reports.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import os
+import shutil
+import threading
+import time
+import uuid
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+from kombu import Connection
+from kombu.exceptions import ChannelError
+from kombu.transport import filesystem, virtual
+from kombu.utils.encoding import bytes_to_str, str_to_bytes
+from kombu.utils.json import dumps, loads
+
+from shared.config import Settings
+
+
+class Unroutable(ChannelError):
+    """No queue is bound to the routing key: the event would be dropped."""
+
+
+_counter = itertools.count()
+_last_ns = 0
+_name_lock = threading.Lock()
+
+
+def _sortable_stamp() -> str:
+    global _last_ns
+    with _name_lock:
+        now = max(time.time_ns(), _last_ns + 1)
+        _last_ns = now
+        return f"{now:020d}_{os.getpid():07d}_{next(_counter):010d}"
+
+
+class LeasingQoS(virtual.QoS):
+    def ack(self, delivery_tag: str) -> None:
+        self.channel._lease_done(delivery_tag, requeue=False)
+        super().ack(delivery_tag)
+
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        self.channel._lease_done(delivery_tag, requeue=requeue)
+        self._quick_ack(delivery_tag)
+
+    def restore_unacked(self) -> list[Any]:
+        self._flush()
+        for tag in list(self._delivered):
+            self.channel._lease_done(tag, requeue=True)
+        self._delivered.clear()
+        return []
+
+
+class LeasingChannel(filesystem.Channel):
+    QoS = LeasingQoS
+    #: seconds between scans for leases of dead consumers
+    recover_every = 1.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._leases: dict[str, tuple[Path, str]] = {}
+        self._lease_dir: Path | None = None
+        self._lease_lock: Any = None
+        self._next_recover = 0.0
+
+    # -- paths ---------------------------------------------------------------------
+    @property
+    def _root(self) -> Path:
+        return Path(self.transport_options["broker_root"])
+
+    def _leases_root(self) -> Path:
+        return self._root / "leases"
+
+    def _my_lease_dir(self) -> Path:
+        if self._lease_dir is None:
+            root = self._leases_root()
+            root.mkdir(parents=True, exist_ok=True)
+            ident = uuid.uuid4().hex
+            tmp = root / f".new-{ident}"
+            tmp.mkdir()
+            lock = open(tmp / "lock", "wb")  # noqa: SIM115 - held for the channel's life
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            final = root / ident
+            os.rename(tmp, final)  # only now visible to recoverers, already locked
+            self._lease_lock, self._lease_dir = lock, final
+        return self._lease_dir
+
+    # -- publish -------------------------------------------------------------------
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+        name = f"{_sortable_stamp()}.{queue}.msg"
+        tmp_dir = self._root / "tmp"
+        tmp = tmp_dir / name
+        try:
+            with open(tmp, "wb") as f:
+                f.write(str_to_bytes(dumps(payload)))
+            os.rename(tmp, os.path.join(self.data_folder_out, name))
+        except OSError as exc:
+            raise ChannelError(f"cannot write message for {queue!r}: {exc}") from exc
+
+    def _lookup(self, exchange: str, routing_key: str, default: Any = None) -> list[str]:
+        if not exchange:
+            return [routing_key]
+        try:
+            found = self.typeof(exchange).lookup(
+                self.get_table(exchange), exchange, routing_key, None
+            )
+        except KeyError:
+            found = []
+        found = [q for q in found if q]
+        if not found:
+            raise Unroutable(f"no queue bound to {routing_key!r} on exchange {exchange!r}")
+        return found
+
+    # -- consume -------------------------------------------------------------------
+    def _get(self, queue: str) -> Any:
+        now = time.monotonic()
+        if now >= self._next_recover:
+            self._next_recover = now + self.recover_every
+            self.recover_dead_leases()
+        suffix = f"{queue}.msg"
+        folder = self.data_folder_in
+        for filename in sorted(os.listdir(folder)):
+            if filename.partition(".")[2] != suffix:
+                continue
+            leased = self._my_lease_dir() / filename
+            try:
+                os.rename(os.path.join(folder, filename), leased)
+            except FileNotFoundError:
+                continue  # another consumer took it
+            with open(leased, "rb") as f:
+                payload = loads(bytes_to_str(f.read()))
+            tag = payload["properties"]["delivery_tag"]
+            self._leases[tag] = (leased, filename)
+            return payload
+        raise Empty()
+
+    def _lease_done(self, tag: str, *, requeue: bool) -> None:
+        lease = self._leases.pop(tag, None)
+        if lease is None:
+            return
+        path, filename = lease
+        try:
+            if requeue:
+                os.rename(path, os.path.join(self.data_folder_in, filename))
+            else:
+                path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def recover_dead_leases(self) -> int:
+        """Give back the messages leased by consumers that died; returns how many."""
+        root = self._leases_root()
+        if not root.is_dir():
+            return 0
+        moved = 0
+        for entry in root.iterdir():
+            if entry.name.startswith(".") or entry == self._lease_dir:
+                continue
+            try:
+                lock = open(entry / "lock", "rb")  # noqa: SIM115
+            except FileNotFoundError:
+                continue
+            try:
+                try:
+                    fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its consumer is alive
+                for msg in entry.iterdir():
+                    if msg.name != "lock":
+                        os.rename(msg, os.path.join(self.data_folder_in, msg.name))
+                        moved += 1
+                shutil.rmtree(entry, ignore_errors=True)
+            finally:
+                lock.close()
+        return moved
+
+    def close(self) -> None:
+        super().close()  # restores unacked leases via the QoS
+        if self._lease_lock is not None:
+            if self._lease_dir is not None:
+                shutil.rmtree(self._lease_dir, ignore_errors=True)
+            self._lease_lock.close()
+            self._lease_lock = None
+
+
+class LeasingTransport(filesystem.Transport):
+    Channel = LeasingChannel
+    global_state = virtual.BrokerState()
+
+
+def broker_folders(settings: Settings) -> dict[str, Path]:
+    root = settings.broker_dir.resolve()
+    return {
+        "root": root,
+        "queues": root / "queues",
+        "processed": root / "processed",
+        "control": root / "control",
+        "tmp": root / "tmp",
+        "leases": root / "leases",
+    }
+
+
+def ensure_broker_folders(settings: Settings) -> None:
+    """Create the embedded broker's folders (once, at start; not on every reconnect)."""
+    for path in broker_folders(settings).values():
+        path.mkdir(parents=True, exist_ok=True)
+
+
+def connect(settings: Settings, *, heartbeat: float = 10.0) -> Connection:
+    """A (lazy) kombu connection to the bus of ``settings``."""
+    if settings.embedded_broker:
+        f = broker_folders(settings)
+        return Connection(
+            transport=LeasingTransport,
+            transport_options={
+                "broker_root": str(f["root"]),
+                "data_folder_in": str(f["queues"]),
+                "data_folder_out": str(f["queues"]),
+                "processed_folder": str(f["processed"]),
+                "store_processed": False,
+                "control_folder": str(f["control"]),
+                "polling_interval": min(settings.bus_poll_seconds, 0.1),
+            },
+        )
+    return Connection(
+        settings.broker_url,
+        heartbeat=heartbeat,
+        connect_timeout=3,
+        transport_options={"confirm_publish": True, "max_retries": 0},
+    )
+
+
+def ping(settings: Settings, timeout: float = 2.0) -> dict[str, Any]:
+    """Readiness: the embedded queue folder takes a file, or RabbitMQ accepts a connection."""
+    if settings.embedded_broker:
+        ensure_broker_folders(settings)
+        queues = broker_folders(settings)["queues"]
+        probe = broker_folders(settings)["tmp"] / f".probe-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink()
+        if not os.access(queues, os.W_OK) or not queues.is_dir():
+            raise OSError(f"broker folder {queues} is not writable")
+        return {"transport": "filesystem"}
+    with Connection(settings.broker_url, connect_timeout=timeout) as conn:
+        conn.ensure_connection(max_retries=1, timeout=timeout)
+        return {"transport": "amqp"}

@@ -1,0 +1,544 @@
+"""Consuming: the ``@handles`` registry, the inbox (exactly-once effects), retries, dead letters.
+
+Writing handlers (the convention): a service's handlers live in
+``services/<service>/handlers.py``; the worker imports that module if it exists, which
+registers them::
+
+    from shared.messaging import Event, handles
+
+    @handles("catalogue.session.scheduled", "catalogue.session.rescheduled",
+             queue="catalogue-sessions")
+    def on_session(session: Session, event: Event) -> None:
+        operations.apply_session_snapshot(session, event.data)   # one transaction
+
+``queue`` is the purpose part of the durable queue ``<service>.<purpose>``; the queue
+and its binding keys are declared in ``shared/messaging/topology.py`` (the consumer
+refuses to start if a handler names a queue or type the topology does not bind). The
+service is taken from the module name (``services.<service>.handlers``) or ``service=``.
+
+Guarantees:
+
+- **Applied exactly once.** The handler runs in one DB transaction together with the
+  insert of ``(queue, message id)`` into ``inbox``; a redelivered or duplicated message
+  finds the row and is acknowledged without effect. The broker message is acked only
+  after that transaction committed (a crash before the ack means a redelivery, which
+  the inbox absorbs).
+- **Failures.** A handler that raises is retried with exponential backoff
+  (``EYHUB_BUS_RETRY_BASE_SECONDS`` doubling up to ``EYHUB_BUS_RETRY_MAX_SECONDS``); the
+  message is parked in ``message_retries`` and acked, so the messages behind it keep
+  flowing. After ``EYHUB_BUS_MAX_ATTEMPTS`` attempts it goes to ``dead_letters`` with
+  the error. A message whose type/version has no schema, whose data the schema
+  rejects, or that has no handler here goes to dead letters at once, with that reason;
+  the worker never crashes on a message.
+- **Order.** Within one queue messages are applied one at a time in publishing order
+  (prefetch 1, one consumer thread, RabbitMQ single-active-consumer across replicas,
+  the relay publishing in outbox order). A message that failed and is retried (or
+  replayed from dead letters) is applied *after* later ones, so a handler of snapshot
+  events must not rely on order alone: compare the aggregate's version (catalogue
+  session events carry ``sequence``; see ``is_stale``) and ignore stale ones.
+- **Correlation.** While a handler runs, ``shared.logs.correlation_id_var`` holds the
+  message's correlation id and ``causation_id_var`` its id, so its log lines and the
+  events it publishes carry the chain.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import logging
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from kombu import Consumer as KombuConsumer
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shared import events as schemas
+from shared.config import Settings
+from shared.db import Database, utcnow
+from shared.logs import correlation_id_var
+from shared.messaging.broker import connect, ensure_broker_folders
+from shared.messaging.envelope import BadEnvelope, Event, causation_id_var, parse_envelope
+from shared.messaging.models import DeadLetter, InboxEntry, RetryEntry
+from shared.messaging.topology import Topology
+
+log = logging.getLogger("eyhub.messaging.consumer")
+
+Handler = Callable[[Session, Event], None]
+
+
+def is_stale(current_version: int | None, incoming_version: int) -> bool:
+    """True when an event carries an older aggregate version than what is stored.
+
+    Equal versions are not stale (re-applying the same snapshot is harmless), so a
+    handler can write ``if is_stale(row.sequence, event.data["sequence"]): return``.
+    """
+    return current_version is not None and incoming_version < current_version
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    service: str
+    purpose: str
+    event_types: tuple[str, ...]
+    fn: Handler
+
+
+@dataclass
+class Registry:
+    """Handlers by service; the module-level ``REGISTRY`` is what ``@handles`` fills."""
+
+    specs: list[HandlerSpec] = field(default_factory=list)
+
+    def handles(
+        self, *event_types: str, queue: str, service: str | None = None
+    ) -> Callable[[Handler], Handler]:
+        """Register ``fn(session, event)`` for ``event_types`` on ``<service>.<queue>``."""
+        if not event_types:
+            raise ValueError("@handles needs at least one event type")
+
+        def deco(fn: Handler) -> Handler:
+            svc = service or _service_of(fn)
+            for spec in self.specs:
+                if spec.service == svc and spec.purpose == queue:
+                    clash = set(spec.event_types) & set(event_types)
+                    if clash and spec.fn is not fn:
+                        raise ValueError(f"{svc}.{queue} already handles {sorted(clash)}")
+            self.specs.append(HandlerSpec(svc, queue, tuple(event_types), fn))
+            return fn
+
+        return deco
+
+    def for_service(self, service: str) -> dict[str, dict[str, Handler]]:
+        """``{purpose: {event_type: handler}}`` for one service."""
+        out: dict[str, dict[str, Handler]] = {}
+        for spec in self.specs:
+            if spec.service == service:
+                for event_type in spec.event_types:
+                    out.setdefault(spec.purpose, {})[event_type] = spec.fn
+        return out
+
+
+def _service_of(fn: Handler) -> str:
+    parts = fn.__module__.split(".")
+    if len(parts) >= 2 and parts[0] == "services":
+        return parts[1]
+    raise ValueError(f"{fn.__module__}.{fn.__name__}: pass service= to @handles")
+
+
+REGISTRY = Registry()
+handles = REGISTRY.handles
+
+
+def load_handlers(service: str) -> bool:
+    """Import ``services.<service>.handlers`` if it exists (that registers its handlers)."""
+    name = f"services.{service}.handlers"
+    try:
+        if importlib.util.find_spec(name) is None:
+            return False
+    except ModuleNotFoundError:
+        return False
+    importlib.import_module(name)
+    return True
+
+
+def check_handlers(service: str, topology: Topology, registry: Registry) -> None:
+    """Every handled (queue, type) must be bound in the topology; fail at start, clearly."""
+    for purpose, by_type in registry.for_service(service).items():
+        sub = topology.subscription(service, purpose)
+        unbound = sorted(set(by_type) - set(sub.binding_keys))
+        if unbound:
+            raise LookupError(
+                f"{service}.{purpose} handles {unbound} but the topology does not bind them "
+                "(shared/messaging/topology.py SUBSCRIPTIONS)"
+            )
+
+
+def backoff_seconds(settings: Settings, attempts: int) -> float:
+    """Delay before attempt ``attempts + 1``: base, 2 base, 4 base... capped."""
+    return min(
+        settings.bus_retry_base_seconds * 2 ** max(attempts - 1, 0), settings.bus_retry_max_seconds
+    )
+
+
+def _error_text(exc: BaseException) -> str:
+    tb = "".join(traceback.format_exception(exc)[-6:])
+    return f"{type(exc).__name__}: {exc}\n{tb}"[:8000]
+
+
+class Dispatcher:
+    """Applies messages of one service's queues to its database (broker-independent)."""
+
+    def __init__(
+        self,
+        service: str,
+        settings: Settings,
+        db: Database,
+        topology: Topology,
+        registry: Registry,
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.db = db
+        self.topology = topology
+        check_handlers(service, topology, registry)
+        #: queue name → {event type → handler}
+        self.handlers: dict[str, dict[str, Handler]] = {
+            topology.queue_name(service, purpose): by_type
+            for purpose, by_type in registry.for_service(service).items()
+        }
+
+    # -- one message -----------------------------------------------------------------
+    def receive(self, queue: str, body: Any) -> str:
+        """Handle one delivery from the broker; returns the outcome. Raises only if the DB
+        is unusable (then the caller must not ack: the broker redelivers)."""
+        if isinstance(body, bytes | str):
+            try:
+                body = json.loads(body)
+            except ValueError:
+                raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+                return self.dead_letter(
+                    queue, {"raw": raw[:100_000]}, "bad_envelope", "message body is not JSON", 0
+                )
+        try:
+            fields = parse_envelope(body)
+        except BadEnvelope as exc:
+            envelope = body if isinstance(body, dict) else {"raw": repr(body)[:100_000]}
+            return self.dead_letter(queue, envelope, "bad_envelope", str(exc), 0)
+        with self.db.transaction() as s:
+            parked = s.scalar(
+                select(func.count())
+                .select_from(RetryEntry)
+                .where(RetryEntry.queue == queue, RetryEntry.message_id == fields["id"])
+            )
+        if parked:
+            return "already-parked"
+        return self._attempt(queue, body, fields, attempts=0, retry_id=None)
+
+    def _event(self, queue: str, body: dict[str, Any], fields: dict[str, Any]) -> Event:
+        data = schemas.load(fields["type"], fields["version"], fields["data"])
+        return Event(
+            id=fields["id"],
+            type=fields["type"],
+            version=fields["version"],
+            occurred_at=fields["occurred_at"],
+            source=fields["source"],
+            correlation_id=fields["correlation_id"],
+            causation_id=fields["causation_id"],
+            data=data,
+            raw=body,
+        )
+
+    def _attempt(
+        self,
+        queue: str,
+        body: dict[str, Any],
+        fields: dict[str, Any],
+        *,
+        attempts: int,
+        retry_id: uuid.UUID | None,
+    ) -> str:
+        handler = self.handlers.get(queue, {}).get(fields["type"])
+        try:
+            event = self._event(queue, body, fields)
+        except schemas.UnknownEvent as exc:
+            return self.dead_letter(queue, body, "unknown_event", str(exc), attempts, retry_id)
+        except schemas.InvalidEventData as exc:
+            return self.dead_letter(queue, body, "invalid_data", str(exc), attempts, retry_id)
+        if handler is None:
+            why = f"{self.service} has no handler for {fields['type']!r} on {queue}"
+            return self.dead_letter(queue, body, "no_handler", why, attempts, retry_id)
+        tokens = (
+            correlation_id_var.set(event.correlation_id or str(event.id)),
+            causation_id_var.set(str(event.id)),
+        )
+        try:
+            with self.db.transaction() as s:
+                if s.get(InboxEntry, (queue, event.id)) is not None:
+                    if retry_id is not None:
+                        s.execute(delete(RetryEntry).where(RetryEntry.id == retry_id))
+                    return "duplicate"
+                s.add(
+                    InboxEntry(
+                        queue=queue,
+                        message_id=event.id,
+                        event_type=event.type,
+                        correlation_id=event.correlation_id,
+                        handled_at=utcnow(),
+                    )
+                )
+                s.flush()  # a concurrent twin blocks here, then fails: a duplicate
+                handler(s, event)
+                if retry_id is not None:
+                    s.execute(delete(RetryEntry).where(RetryEntry.id == retry_id))
+            log.debug("handled", extra={"event_type": event.type, "message_id": str(event.id)})
+            return "applied"
+        except IntegrityError:
+            with self.db.transaction() as s:
+                if s.get(InboxEntry, (queue, event.id)) is None:
+                    raise  # not the inbox key: a real failure, retried like any other
+                if retry_id is not None:
+                    s.execute(delete(RetryEntry).where(RetryEntry.id == retry_id))
+            return "duplicate"
+        except Exception as exc:
+            attempts += 1
+            log.warning(
+                "handler failed",
+                exc_info=True,
+                extra={
+                    "event_type": event.type,
+                    "message_id": str(event.id),
+                    "queue": queue,
+                    "attempt": attempts,
+                },
+            )
+            return self._failed(queue, body, event, attempts, exc, retry_id)
+        finally:
+            correlation_id_var.reset(tokens[0])
+            causation_id_var.reset(tokens[1])
+
+    def _failed(
+        self,
+        queue: str,
+        body: dict[str, Any],
+        event: Event,
+        attempts: int,
+        exc: BaseException,
+        retry_id: uuid.UUID | None,
+    ) -> str:
+        error = _error_text(exc)
+        if attempts >= self.settings.bus_max_attempts:
+            return self.dead_letter(queue, body, "handler_failed", error, attempts, retry_id)
+        due = utcnow() + timedelta(seconds=backoff_seconds(self.settings, attempts))
+        with self.db.transaction() as s:
+            row = s.get(RetryEntry, retry_id) if retry_id is not None else None
+            if row is None:
+                row = RetryEntry(
+                    queue=queue, message_id=event.id, event_type=event.type, envelope=body
+                )
+                s.add(row)
+            row.attempts = attempts
+            row.next_attempt_at = due
+            row.last_error = error
+        return "retry"
+
+    def dead_letter(
+        self,
+        queue: str,
+        envelope: dict[str, Any],
+        reason: str,
+        error: str,
+        attempts: int,
+        retry_id: uuid.UUID | None = None,
+    ) -> str:
+        mid = envelope.get("id") if isinstance(envelope, dict) else None
+        try:
+            message_id = uuid.UUID(str(mid)) if mid else None
+        except ValueError:
+            message_id = None
+        with self.db.transaction() as s:
+            record_dead_letter(
+                s,
+                queue=queue,
+                envelope=envelope,
+                message_id=message_id,
+                event_type=envelope.get("type") if isinstance(envelope.get("type"), str) else None,
+                reason=reason,
+                error=error,
+                attempts=attempts,
+            )
+            if retry_id is not None:
+                s.execute(delete(RetryEntry).where(RetryEntry.id == retry_id))
+        log.error(
+            "message dead-lettered",
+            extra={
+                "queue": queue,
+                "message_id": str(message_id),
+                "reason": reason,
+                "error": error.splitlines()[0] if error else "",
+            },
+        )
+        return "dead-letter"
+
+    # -- retries -----------------------------------------------------------------------
+    def run_due_retries(self, limit: int = 20) -> int:
+        """Attempt parked messages whose time has come; returns how many were tried."""
+        queues = list(self.handlers)
+        if not queues:
+            return 0
+        with self.db.transaction() as s:
+            q = (
+                select(RetryEntry.id)
+                .where(RetryEntry.queue.in_(queues), RetryEntry.next_attempt_at <= utcnow())
+                .order_by(RetryEntry.next_attempt_at)
+                .limit(limit)
+            )
+            due = list(s.scalars(q))
+        tried = 0
+        for retry_id in due:
+            with self.db.transaction() as s:
+                q = select(RetryEntry).where(RetryEntry.id == retry_id)
+                if self.db.dialect == "postgresql":
+                    q = q.with_for_update(skip_locked=True)
+                row = s.scalar(q)
+                if row is None or row.next_attempt_at > utcnow():
+                    continue
+                # Push it out while we try, so a replica does not take it meanwhile.
+                row.next_attempt_at = utcnow() + timedelta(
+                    seconds=max(self.settings.bus_retry_max_seconds, 60)
+                )
+                queue, body, attempts = row.queue, dict(row.envelope), row.attempts
+            try:
+                fields = parse_envelope(body)
+            except BadEnvelope as exc:
+                self.dead_letter(queue, body, "bad_envelope", str(exc), attempts, retry_id)
+                continue
+            self._attempt(queue, body, fields, attempts=attempts, retry_id=retry_id)
+            tried += 1
+        return tried
+
+
+def record_dead_letter(
+    s: Session,
+    *,
+    queue: str,
+    envelope: dict[str, Any],
+    message_id: uuid.UUID | None,
+    event_type: str | None,
+    reason: str,
+    error: str,
+    attempts: int,
+) -> DeadLetter:
+    """Insert (or revive, for a replayed message that failed again) a dead letter."""
+    row = None
+    if message_id is not None:
+        row = s.scalar(
+            select(DeadLetter).where(DeadLetter.queue == queue, DeadLetter.message_id == message_id)
+        )
+    if row is None:
+        row = DeadLetter(queue=queue, message_id=message_id, envelope=envelope)
+        s.add(row)
+    row.event_type = event_type
+    row.reason = reason
+    row.error = error
+    row.attempts = attempts
+    row.status = "dead"
+    row.created_at = utcnow()
+    return row
+
+
+class Consumer:
+    """One service's bus consumer; ``run`` is a worker loop (reconnects with backoff)."""
+
+    def __init__(
+        self,
+        service: str,
+        settings: Settings,
+        db: Database,
+        *,
+        topology: Topology | None = None,
+        registry: Registry = REGISTRY,
+    ) -> None:
+        self.settings = settings
+        self.topology = topology or Topology(settings)
+        self.dispatcher = Dispatcher(service, settings, db, self.topology, registry)
+        self.service = service
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.dispatcher.handlers)
+
+    def _on_message(self, queue: str) -> Callable[[Any], None]:
+        def on_message(message: Any) -> None:
+            self.dispatcher.receive(queue, message.body)
+            message.ack()
+
+        return on_message
+
+    def _on_dead_letter(self, message: Any) -> None:
+        """RabbitMQ dead-lettered a message (e.g. delivery limit): record it, then ack."""
+        headers = message.headers or {}
+        original = headers.get("x-first-death-queue") or message.delivery_info.get(
+            "routing_key", "?"
+        )
+        reason = str(headers.get("x-first-death-reason") or "dead-lettered")
+        try:
+            envelope = json.loads(message.body)
+            if not isinstance(envelope, dict):
+                envelope = {"raw": repr(envelope)}
+        except ValueError:
+            envelope = {"raw": message.body.decode("utf-8", "replace")[:100_000]}
+        self.dispatcher.dead_letter(
+            str(original),
+            envelope,
+            f"broker_{reason}"[:40],
+            f"RabbitMQ dead-lettered it ({reason}); deaths: {headers.get('x-death')}"[:8000],
+            0,
+        )
+        message.ack()
+
+    def _consumers(self, channel: Any) -> list[KombuConsumer]:
+        out = []
+        for sub in self.topology.subscriptions:
+            name = self.topology.queue_name(sub.service, sub.purpose)
+            if sub.service == self.service and name in self.dispatcher.handlers:
+                out.append(
+                    KombuConsumer(
+                        channel,
+                        [self.topology.queue(sub)],
+                        on_message=self._on_message(name),
+                        prefetch_count=1,
+                        no_ack=False,
+                    )
+                )
+        if self.topology.server and out:
+            out.append(
+                KombuConsumer(
+                    channel,
+                    [self.topology.dead_letter_queue(self.service)],
+                    on_message=self._on_dead_letter,
+                    prefetch_count=1,
+                )
+            )
+        return out
+
+    def run(self, stop: threading.Event) -> None:
+        pause = 0.1
+        if self.settings.embedded_broker:
+            ensure_broker_folders(self.settings)
+        while not stop.is_set():
+            conn = connect(self.settings)
+            try:
+                conn.ensure_connection(max_retries=1, timeout=3)
+                channel = conn.channel()
+                self.topology.declare(channel)
+                consumers = self._consumers(channel)
+                for c in consumers:
+                    c.consume()
+                pause = 0.1
+                while not stop.is_set():
+                    self.dispatcher.run_due_retries()
+                    try:
+                        conn.drain_events(timeout=0.2)
+                    except TimeoutError:  # socket.timeout is TimeoutError
+                        if not self.settings.embedded_broker:
+                            conn.heartbeat_check()
+            except Exception as exc:
+                log.warning(
+                    "consumer interrupted; reconnecting",
+                    extra={"error": f"{type(exc).__name__}: {exc}"[:300], "service": self.service},
+                )
+                stop.wait(pause)
+                pause = min(pause * 2, 5.0)
+            finally:
+                try:
+                    conn.release()
+                except Exception:  # the connection may already be dead
+                    log.debug("closing consumer connection failed", exc_info=True)

@@ -1,0 +1,67 @@
+"""Wiring into the kernel: the worker's relay/consumer loops, readiness and gauges."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete
+
+from shared import metrics
+from shared.db import Database, utcnow
+from shared.messaging import dead_letters, outbox
+from shared.messaging.inbox import REGISTRY, Consumer, load_handlers
+from shared.messaging.models import InboxEntry, OutboxMessage
+
+if TYPE_CHECKING:
+    from shared.worker import Worker
+
+log = logging.getLogger("eyhub.messaging")
+
+
+def status(db: Database) -> dict[str, Any]:
+    """Outbox backlog and dead-letter count (readiness details and gauges)."""
+    return {"outbox_backlog": outbox.backlog(db), "dead_letters": dead_letters.count(db)}
+
+
+def prune(db: Database, retention_days: float) -> None:
+    """Forget sent outbox rows and inbox ids older than the redelivery window."""
+    cutoff = utcnow() - timedelta(days=retention_days)
+    with db.transaction() as s:
+        s.execute(delete(OutboxMessage).where(OutboxMessage.sent_at < cutoff))
+        s.execute(delete(InboxEntry).where(InboxEntry.handled_at < cutoff))
+
+
+def install_worker(worker: Worker) -> None:
+    """Add the outbox relay, the service's consumers (if it has handlers) and upkeep."""
+    relay = outbox.Relay(worker.component, worker.settings, worker.db)
+    worker.loop("outbox-relay")(relay.run)
+    worker.extras["relay"] = relay
+    load_handlers(worker.component)
+    consumer = Consumer(worker.component, worker.settings, worker.db, registry=REGISTRY)
+    if consumer.has_work:
+        worker.loop("bus-consumer")(consumer.run)
+        worker.extras["consumer"] = consumer
+
+    @worker.every(5.0, "messaging-gauges")
+    def _gauges() -> None:
+        figures = status(worker.db)
+        metrics.OUTBOX_BACKLOG.labels(worker.component).set(figures["outbox_backlog"])
+        metrics.DEAD_LETTERS.labels(worker.component).set(figures["dead_letters"])
+
+    @worker.every(3600.0, "messaging-prune")
+    def _prune() -> None:
+        prune(worker.db, worker.settings.bus_retention_days)
+
+
+def install_web(component: str, db: Database) -> tuple[str, Any]:
+    """Readiness check for ``/readyz`` (also sets the gauges served at ``/metrics``)."""
+
+    def check() -> dict[str, Any]:
+        figures = status(db)
+        metrics.OUTBOX_BACKLOG.labels(component).set(figures["outbox_backlog"])
+        metrics.DEAD_LETTERS.labels(component).set(figures["dead_letters"])
+        return figures
+
+    return ("messaging", check)
