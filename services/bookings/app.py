@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from services.bookings.api import bp as bookings_bp
+from services.bookings.feed_api import bp as feeds_bp
 from shared.config import Settings
 from shared.web import create_component_app
 
@@ -15,5 +16,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         title="eyhub bookings",
         description="Bookings, waiting lists, attendance, CPD record, invites and calendar feeds.",
         settings=settings,
-        blueprints=[bookings_bp],
+        blueprints=[bookings_bp, feeds_bp],
     )

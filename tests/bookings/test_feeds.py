@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 
+import pytest
 from sqlalchemy import select
 
 from services.bookings.models import CalendarFeed
-from tests.bookings.conftest import HUB, OTHER_HUB, BookingsApp
+from tests.bookings.conftest import HUB, OTHER_HUB, BookingsApp, future
+from tests.support.icaljs import parse_with_icaljs
 
 
 def test_feed_tokens_are_long_and_stored_only_hashed(bookings_app: BookingsApp) -> None:
@@ -72,3 +75,119 @@ def test_revoking_is_owner_only(bookings_app: BookingsApp) -> None:
         "/api/bookings/calendar-feeds", headers=bookings_app.headers(alice)
     ).get_json()
     assert listed["items"] == []
+
+
+# -- the feed itself ------------------------------------------------------------------
+def _new_feed(bookings_app: BookingsApp, token: str, **body: object) -> str:
+    resp = bookings_app.client.post(
+        "/api/bookings/calendar-feeds",
+        json={"scope": "me", **body},
+        headers=bookings_app.headers(token),
+    )
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    return resp.get_json()["url"].removeprefix(bookings_app.settings.public_url)
+
+
+def test_my_feed_is_stable_revalidates_and_follows_changes(bookings_app: BookingsApp) -> None:
+    token = bookings_app.token()
+    one = bookings_app.add_session(title="Session one")
+    two = bookings_app.add_session(title="Session two", starts_at=future(days=9))
+    full = bookings_app.add_session(title="Full one", capacity=0)
+    first = bookings_app.book(token, one["id"]).get_json()["id"]
+    bookings_app.book(token, two["id"])
+    bookings_app.book(token, full["id"])
+    bookings_app.book(bookings_app.token(), one["id"])  # someone else's: not in my feed
+    path = _new_feed(bookings_app, token)
+
+    resp = bookings_app.client.get(path)
+    assert resp.status_code == 200
+    assert resp.mimetype == "text/calendar"
+    assert "private" in resp.headers["Cache-Control"]
+    assert resp.headers["ETag"] and resp.headers["Last-Modified"]
+    cal = parse_with_icaljs(resp.data)
+    assert cal["method"] == "PUBLISH" and cal["calname"] == "eyhub: my sessions"
+    assert cal["refresh_interval"] is not None
+    summaries = sorted(e["summary"] for e in cal["events"])
+    assert summaries == ["Session one", "Session two", "Waiting list (1): Full one"]
+    assert {e["status"] for e in cal["events"]} == {"CONFIRMED", "TENTATIVE"}
+    assert bookings_app.client.get(path).data == resp.data  # stable bytes
+
+    again = bookings_app.client.get(path, headers={"If-None-Match": resp.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    since = bookings_app.client.get(
+        path, headers={"If-Modified-Since": resp.headers["Last-Modified"]}
+    )
+    assert since.status_code == 304
+
+    bookings_app.client.post(f"/api/bookings/{first}/cancel", headers=bookings_app.headers(token))
+    changed = bookings_app.client.get(path, headers={"If-None-Match": resp.headers["ETag"]})
+    assert changed.status_code == 200 and changed.headers["ETag"] != resp.headers["ETag"]
+    events = {e["summary"]: e for e in parse_with_icaljs(changed.data)["events"]}
+    cancelled = events["Cancelled: Session one"]
+    assert cancelled["status"] == "CANCELLED" and cancelled["sequence"] == 1
+    uid = f"booking-{first}@{bookings_app.settings.public_host}"
+    assert cancelled["uid"] == uid  # the same event the invite put in their calendar
+
+
+def test_feed_window_and_past_cancellations(bookings_app: BookingsApp) -> None:
+    user = uuid.uuid4()
+    token = bookings_app.token(user)
+    recent = bookings_app.add_session(title="Recent")
+    old = bookings_app.add_session(title="Old")
+    gone = bookings_app.add_session(title="Cancelled and past")
+    for sess in (recent, old, gone):
+        bookings_app.book(token, sess["id"])
+    cancel_id = next(b.id for b in bookings_app.bookings(gone["id"]))
+    bookings_app.client.post(
+        f"/api/bookings/{cancel_id}/cancel", headers=bookings_app.headers(token)
+    )
+    bookings_app.set_past(recent["id"], hours_ago=24 * 30)
+    bookings_app.set_past(old["id"], hours_ago=24 * 100)
+    bookings_app.set_past(gone["id"], hours_ago=24 * 2)
+    path = _new_feed(bookings_app, token)
+    events = parse_with_icaljs(bookings_app.client.get(path).data)["events"]
+    assert [e["summary"] for e in events] == ["Recent"]
+
+
+def test_hub_feed_shows_every_session_with_counts(bookings_app: BookingsApp) -> None:
+    lead = bookings_app.lead_token()
+    sess = bookings_app.add_session(capacity=1, title="Hub session")
+    bookings_app.add_session(hub_id=OTHER_HUB, title="Elsewhere")
+    for _ in range(3):
+        bookings_app.book(bookings_app.token(), sess["id"])
+    path = _new_feed(bookings_app, lead, scope="hub", hub_id=str(HUB))
+    cal = parse_with_icaljs(bookings_app.client.get(path).data)
+    assert cal["calname"] == "eyhub: North Hub sessions"
+    (event,) = cal["events"]
+    assert event["uid"] == f"session-{sess['id']}@{bookings_app.settings.public_host}"
+    assert "Booked: 1 of 1; waiting list: 2" in event["description"]
+
+
+def test_revoked_and_unknown_feeds_are_404(bookings_app: BookingsApp) -> None:
+    token = bookings_app.token()
+    resp = bookings_app.client.post(
+        "/api/bookings/calendar-feeds", json={"scope": "me"}, headers=bookings_app.headers(token)
+    )
+    path = resp.get_json()["url"].removeprefix(bookings_app.settings.public_url)
+    assert bookings_app.client.get(path).status_code == 200
+    bookings_app.client.delete(
+        f"/api/bookings/calendar-feeds/{resp.get_json()['id']}",
+        headers=bookings_app.headers(token),
+    )
+    assert bookings_app.client.get(path).status_code == 404
+    assert bookings_app.client.get("/calendar/feeds/not-a-token.ics").status_code == 404
+    assert bookings_app.client.get("/calendar/feeds/" + "x" * 500 + ".ics").status_code == 404
+
+
+def test_feed_tokens_never_reach_the_logs(
+    bookings_app: BookingsApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = bookings_app.token()
+    path = _new_feed(bookings_app, token)
+    secret = path.removeprefix("/calendar/feeds/").removesuffix(".ics")
+    with caplog.at_level(logging.DEBUG):
+        bookings_app.client.get(path)
+        bookings_app.client.get(path.replace(secret, secret[:-2] + "zz"))
+    text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert "/calendar/feeds/[redacted]" in text
+    assert secret not in text and secret[:-2] not in text

@@ -1,0 +1,75 @@
+"""``GET /calendar/feeds/{token}.ics``: the subscription URL calendar apps poll.
+
+The token in the path is the only credential (calendar apps cannot send headers), so
+an unknown or revoked token is a plain 404, and the kernel scrubs it from access logs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from services.bookings import feeds
+from shared.calendar import CalendarItem, build_calendar, feed_response
+from shared.problems import Problem
+from shared.web import current_db, runtime
+
+bp = Blueprint(
+    "calendar_feeds",
+    __name__,
+    url_prefix="/calendar/feeds",
+    description="Private calendar subscriptions (the URL from POST /api/bookings/calendar-feeds).",
+)
+
+REFRESH = timedelta(hours=1)
+
+
+def render(items: list[feeds.FeedItem], name: str) -> bytes:
+    return build_calendar(
+        [
+            CalendarItem(
+                uid=i.uid,
+                summary=i.summary,
+                starts_at=i.starts_at,
+                ends_at=i.ends_at,
+                dtstamp=i.changed_at,
+                last_modified=i.changed_at,
+                description=i.description or None,
+                location=i.location,
+                url=i.url,
+                sequence=i.sequence,
+                status=i.status,
+            )
+            for i in items
+        ],
+        method="PUBLISH",
+        name=name,
+        refresh_interval=REFRESH,
+    )
+
+
+@bp.route("/<token>.ics")
+class Feed(MethodView):
+    @bp.response(200, content_type="text/calendar")
+    @bp.alt_response(304, description="Unchanged since the ETag / date sent.")
+    @bp.alt_response(404, description="Unknown or revoked feed.")
+    def get(self, token: str) -> Any:
+        """The feed (iCalendar, METHOD:PUBLISH); revalidate with If-None-Match."""
+        settings = runtime().settings
+        with current_db().transaction() as s:
+            feed = feeds.feed_for_token(s, token)
+            if feed is None:
+                raise Problem(404, "Not found", "No such calendar feed.", kind="not-found")
+            if feed.scope == "hub":
+                assert feed.hub_id is not None
+                items = feeds.hub_items(s, settings, feed.hub_id)
+            else:
+                items = feeds.my_items(s, settings, feed.user_id)
+            name = feeds.feed_name(feed, s)
+            changed = max([i.changed_at for i in items] + [feed.created_at])
+        resp: Response = feed_response(render(items, name), changed, filename="eyhub.ics")
+        return resp
