@@ -14,7 +14,7 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 
 from shared.config import Settings
 from shared.db import make_engine
@@ -22,6 +22,8 @@ from shared.db import make_engine
 log = logging.getLogger("eyhub.migrations")
 
 KERNEL_VERSION_TABLE = "alembic_version_kernel"
+#: pg_advisory_lock key serialising migrations of one database ("eyhubmig").
+MIGRATION_LOCK_KEY = 0x6579687562_6D6967 % (2**63)
 
 
 def script_location(target: str) -> Path:
@@ -72,10 +74,27 @@ def _run(connection, metadata: MetaData, version_table: str) -> None:  # type: i
 def upgrade(component: str, settings: Settings, revision: str = "head") -> None:
     """Bring one component's database to ``revision`` (kernel tables first)."""
     url = settings.database_url(component)
-    for target in ("kernel", component):
-        if not (script_location(target) / "versions").is_dir():
-            continue
-        command.upgrade(alembic_config(target, url), revision)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # Several replicas may start at once: one migrates, the others wait.
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                conn.commit()
+            try:
+                for target in ("kernel", component):
+                    if not (script_location(target) / "versions").is_dir():
+                        continue
+                    cfg = alembic_config(target, url)
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, revision)
+                    conn.commit()
+            finally:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                    conn.commit()
+    finally:
+        engine.dispose()
     log.info("migrated", extra={"database_of": component})
 
 

@@ -24,9 +24,21 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         super().__init__()
 
     def load_config(self) -> None:
+        """Our defaults, then a ``--config`` file and flags from ``GUNICORN_CMD_ARGS``.
+
+        Operators tune production with gunicorn's own mechanisms (deploy/gunicorn.conf.py)
+        without a second set of variables.
+        """
         for key, value in self.options.items():
             if key in self.cfg.settings and value is not None:
                 self.cfg.set(key, value)
+        parser = self.cfg.parser()
+        env_args = parser.parse_args(self.cfg.get_cmd_args_from_env())
+        if env_args.config:
+            self.load_config_from_file(env_args.config)
+        for key, value in vars(env_args).items():
+            if value is not None and key not in ("args", "config"):
+                self.cfg.set(key.lower(), value)
 
     def load(self) -> Any:
         return app_factory(self.component)(self.settings)
