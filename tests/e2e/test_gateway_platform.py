@@ -163,3 +163,38 @@ def test_merged_openapi_has_every_services_paths(platform: Platform) -> None:
             assert f"{service}.{name}" in merged["components"]["schemas"]
     docs = platform.get("/docs")
     assert docs.status_code == 200 and "swagger-ui-bundle.js" in docs.text
+
+
+def test_hub_lead_is_forbidden_on_another_hubs_data(platform: Platform) -> None:
+    """Scoping end to end: the token from the gateway, checked by the catalogue itself."""
+    admin = platform.login(*ADMIN)
+    hubs = []
+    for label in ("A", "B"):
+        resp = platform.post(
+            "/api/catalogue/hubs",
+            token=admin,
+            json={"name": f"E2E Hub {label} {uuid.uuid4().hex[:8]}", "region": "South East"},
+        )
+        assert resp.status_code == 201, resp.text
+        hubs.append(resp.json()["id"])
+    lead = platform.login(*_new_user(platform, ["hub_lead"], hub_ids=[hubs[0]]))
+    event = {
+        "title": "Early reading network meeting",
+        "kind": "network_meeting",
+        "format": "online",
+        "online_url": "https://meet.example.org/early-reading",
+        "audience": ["nursery", "school"],
+        "cpd_hours": 1.5,
+        "capacity": 20,
+    }
+    own = platform.post("/api/catalogue/events", token=lead, json={**event, "hub_id": hubs[0]})
+    assert own.status_code == 201, own.text
+    other = platform.post("/api/catalogue/events", token=lead, json={**event, "hub_id": hubs[1]})
+    _problem(other, 403)
+    practitioner = platform.login(*_new_user(platform, ["practitioner"]))
+    _problem(
+        platform.post(
+            "/api/catalogue/hubs", token=practitioner, json={"name": "Nope hub", "region": "South East"}
+        ),
+        403,
+    )
