@@ -75,6 +75,9 @@ def send_reminders(db: Database, settings: Settings, *, now: datetime | None = N
 
 def register(worker: Worker) -> None:
     """Add the bookings service's periodic jobs to its worker."""
+    from services.bookings import handlers
+
+    handlers.bind(worker.settings)
 
     @worker.every(60.0, "bookings-reminders")
     def _reminders() -> None:

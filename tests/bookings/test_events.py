@@ -48,3 +48,19 @@ def test_confirm_promote_cancel_and_attendance_emit_events(
     assert promoted["booking_id"] == second and promoted["promoted"] is True
     assert promoted["hub_id"] == str(sess["hub_id"]) and promoted["starts_at"].endswith("+00:00")
     assert emitted[-1][1]["attended"] is True and emitted[-1][1]["cpd_hours"] == 2.0
+
+
+def test_events_are_written_to_the_outbox_with_the_change(bookings_app: BookingsApp) -> None:
+    from sqlalchemy import select
+
+    from shared.messaging.models import OutboxMessage
+
+    sess = bookings_app.add_session(capacity=1)
+    token = bookings_app.token()
+    booking_id = bookings_app.book(token, sess["id"]).get_json()["id"]
+    bookings_app.book(token, sess["id"])  # 409: nothing written
+    with bookings_app.db.transaction() as s:
+        rows = list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.position)))
+    assert [(r.event_type, r.data["booking_id"]) for r in rows] == [
+        (events.BOOKING_CONFIRMED, booking_id)
+    ]
