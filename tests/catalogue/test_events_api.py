@@ -1,0 +1,227 @@
+"""Hubs and events: who may create them, what is valid, drafts, publishing, cancelling."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.catalogue.conftest import CatalogueApp, event_body
+from tests.support.tokens import bearer
+
+
+def test_admin_creates_hubs_and_anyone_lists_them(catalogue: CatalogueApp) -> None:
+    hub = catalogue.hub(
+        "East Sussex Early Years Hub",
+        host_setting="Hollybank Primary School",
+        eip="Hastings and Rother EIP",
+    )
+    assert hub["region"] == "South East" and hub["eip"] == "Hastings and Rother EIP"
+    listed = catalogue.get("/api/catalogue/hubs").get_json()
+    assert [h["name"] for h in listed["items"]] == ["East Sussex Early Years Hub"]
+    again = catalogue.post(
+        "/api/catalogue/hubs",
+        {"name": "East Sussex Early Years Hub", "region": "South East"},
+        catalogue.admin(),
+    )
+    assert again.status_code == 409
+    lead = catalogue.lead(hub["id"])
+    assert (
+        catalogue.post("/api/catalogue/hubs", {"name": "Mine", "region": "North"}, lead).status_code
+        == 403
+    )
+    assert (
+        catalogue.post("/api/catalogue/hubs", {"name": "Mine", "region": "North"}).status_code
+        == 401
+    )
+
+
+def test_lead_creates_a_draft_event_with_every_field(catalogue: CatalogueApp) -> None:
+    hub = catalogue.hub()
+    event = catalogue.event(
+        hub["id"],
+        format="hybrid",
+        online_url="https://meet.example.org/maths",
+        price_pence=1500,
+        funded_places=5,
+        cost_per_funded_place_pence=1200,
+        cpd_hours=1.5,
+        topics=["mathematics", "send"],
+    )
+    assert event["status"] == "draft"
+    assert event["hub_name"] == hub["name"]
+    for key, value in {
+        "kind": "training",
+        "format": "hybrid",
+        "audience": ["childminder", "nursery"],
+        "topics": ["mathematics", "send"],
+        "cpd_hours": 1.5,
+        "price_pence": 1500,
+        "funded_places": 5,
+        "cost_per_funded_place_pence": 1200,
+        "capacity": 20,
+        "venue": "Hub room 1, 1 High Street, Lewes",
+        "online_url": "https://meet.example.org/maths",
+        "sessions": [],
+    }.items():
+        assert event[key] == value, key
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"kind": "party"}, "kind"),
+        ({"format": "telepathy"}, "format"),
+        ({"audience": ["parents"]}, "audience.0"),
+        ({"audience": []}, "audience"),
+        ({"audience": ["nursery", "nursery"]}, "audience"),
+        ({"topics": ["Not A Slug!"]}, "topics.0"),
+        ({"capacity": 0}, "capacity"),
+        ({"capacity": "12"}, "capacity"),
+        ({"capacity": 10**12}, "capacity"),
+        ({"cpd_hours": 0}, "cpd_hours"),
+        ({"cpd_hours": 500}, "cpd_hours"),
+        ({"price_pence": -1}, "price_pence"),
+        ({"price_pence": 9.5}, "price_pence"),
+        ({"title": "x" * 201}, "title"),
+        ({"summary": "x" * 501}, "summary"),
+        ({"description": "x" * 10_001}, "description"),
+        ({"venue": "x" * 301}, "venue"),
+        ({"online_url": "javascript:alert(1)", "format": "online"}, "online_url"),
+        ({"format": "online", "online_url": None}, "online_url"),
+        ({"format": "in_person", "venue": None}, "venue"),
+        ({"format": "hybrid", "online_url": None}, "online_url"),
+        ({"format": "hybrid", "venue": "  ", "online_url": "https://x.example.org"}, "venue"),
+        ({"hub_id": "not-a-uuid"}, "hub_id"),
+    ],
+)
+def test_event_validation_is_a_422_naming_the_field(
+    catalogue: CatalogueApp, overrides: dict, field: str
+) -> None:
+    hub = catalogue.hub()
+    resp = catalogue.post(
+        "/api/catalogue/events", {**event_body(hub["id"]), **overrides}, catalogue.admin()
+    )
+    assert resp.status_code == 422, resp.get_json()
+    assert resp.mimetype == "application/problem+json"
+    assert field.split(".")[0] in resp.get_json()["errors"], resp.get_json()
+
+
+def test_unknown_hub_and_huge_bodies(catalogue: CatalogueApp) -> None:
+    resp = catalogue.post("/api/catalogue/events", event_body(uuid.uuid4()), catalogue.admin())
+    assert resp.status_code == 422 and "hub_id" in resp.get_json()["errors"]
+    hub = catalogue.hub()
+    huge = catalogue.post(
+        "/api/catalogue/events",
+        event_body(hub["id"], description="x" * 2_000_000),
+        catalogue.admin(),
+    )
+    assert huge.status_code == 413
+    not_json = catalogue.client.post(
+        "/api/catalogue/events",
+        data="{nope",
+        headers={**catalogue.admin(), "Content-Type": "application/json"},
+    )
+    assert 400 <= not_json.status_code < 500
+
+
+def test_a_lead_cannot_touch_another_hubs_events(catalogue: CatalogueApp) -> None:
+    mine, theirs = catalogue.hub(), catalogue.hub()
+    event = catalogue.event(theirs["id"])
+    (session,) = catalogue.sessions(event)
+    catalogue.publish(event)
+    me = catalogue.lead(mine["id"])
+    eid, sid = event["id"], session["id"]
+    attempts = [
+        catalogue.post("/api/catalogue/events", event_body(theirs["id"]), me),
+        catalogue.patch(f"/api/catalogue/events/{eid}", {"title": "Mine now"}, me),
+        catalogue.post(
+            f"/api/catalogue/events/{eid}/sessions",
+            {"starts_at": session["starts_at"], "ends_at": session["ends_at"]},
+            me,
+        ),
+        catalogue.post(f"/api/catalogue/events/{eid}/publish", None, me),
+        catalogue.post(f"/api/catalogue/events/{eid}/cancel", {"reason": "x"}, me),
+        catalogue.get(f"/api/catalogue/events/{eid}/history", me),
+        catalogue.patch(f"/api/catalogue/sessions/{sid}", {"capacity": 3}, me),
+        catalogue.post(f"/api/catalogue/sessions/{sid}/cancel", {"reason": "x"}, me),
+    ]
+    assert [r.status_code for r in attempts] == [403] * len(attempts)
+    practitioner = catalogue.practitioner()
+    assert (
+        catalogue.patch(f"/api/catalogue/sessions/{sid}", {"capacity": 3}, practitioner).status_code
+        == 403
+    )
+    assert catalogue.patch(f"/api/catalogue/sessions/{sid}", {"capacity": 3}).status_code == 401
+    # Nothing changed.
+    assert catalogue.get(f"/api/catalogue/sessions/{sid}").get_json()["capacity"] == 20
+
+
+def test_drafts_are_visible_only_to_their_hubs_leads(catalogue: CatalogueApp) -> None:
+    hub, other = catalogue.hub(), catalogue.hub()
+    event = catalogue.event(hub["id"])
+    (session,) = catalogue.sessions(event)
+    for headers in ({}, catalogue.practitioner(), catalogue.lead(other["id"])):
+        assert catalogue.get(f"/api/catalogue/events/{event['id']}", headers).status_code == 404
+        assert catalogue.get(f"/api/catalogue/sessions/{session['id']}", headers).status_code == 404
+    # Another hub's lead cannot even find out the draft exists by changing it.
+    assert (
+        catalogue.patch(
+            f"/api/catalogue/events/{event['id']}", {"title": "Hello"}, catalogue.lead(other["id"])
+        ).status_code
+        == 404
+    )
+    assert catalogue.get("/api/catalogue/sessions").get_json()["items"] == []
+    seen = catalogue.get(f"/api/catalogue/events/{event['id']}", catalogue.lead(hub["id"]))
+    assert seen.status_code == 200 and seen.get_json()["sessions"][0]["id"] == session["id"]
+    assert (
+        catalogue.get(f"/api/catalogue/sessions/{session['id']}", catalogue.admin()).status_code
+        == 200
+    )
+
+
+def test_publish_needs_a_session_and_is_idempotent(catalogue: CatalogueApp) -> None:
+    hub = catalogue.hub()
+    event = catalogue.event(hub["id"])
+    lead = catalogue.lead(hub["id"])
+    resp = catalogue.post(f"/api/catalogue/events/{event['id']}/publish", None, lead)
+    assert resp.status_code == 409
+    catalogue.sessions(event)
+    first = catalogue.publish(event)
+    assert first["status"] == "published" and first["published_at"]
+    assert catalogue.publish(event)["published_at"] == first["published_at"]
+    assert len(catalogue.outbox("catalogue.session.scheduled")) == 1
+    assert len(catalogue.get("/api/catalogue/sessions").get_json()["items"]) == 1
+    assert catalogue.get(f"/api/catalogue/events/{event['id']}").status_code == 200
+
+
+def test_edit_event_and_cancel_it(catalogue: CatalogueApp) -> None:
+    hub = catalogue.hub()
+    event = catalogue.event(hub["id"])
+    catalogue.sessions(event)
+    catalogue.sessions(event)
+    catalogue.publish(event)
+    lead = catalogue.lead(hub["id"])
+    url = f"/api/catalogue/events/{event['id']}"
+    bad = catalogue.patch(url, {"format": "online"}, lead)  # no online_url yet
+    assert bad.status_code == 422 and "online_url" in bad.get_json()["errors"]
+    ok = catalogue.patch(url, {"title": "Maths in the garden", "cpd_hours": 2.5}, lead)
+    assert ok.status_code == 200 and ok.get_json()["title"] == "Maths in the garden"
+    listed = catalogue.get("/api/catalogue/sessions").get_json()["items"]
+    assert {i["title"] for i in listed} == {"Maths in the garden"}
+    cancelled = catalogue.post(f"{url}/cancel", {"reason": "Trainer unwell"}, lead)
+    body = cancelled.get_json()
+    assert body["status"] == "cancelled" and body["cancel_reason"] == "Trainer unwell"
+    assert {s["status"] for s in body["sessions"]} == {"cancelled"}
+    assert catalogue.get("/api/catalogue/sessions").get_json()["items"] == []
+    assert catalogue.post(f"{url}/cancel", {"reason": "again"}, lead).status_code == 409
+    assert catalogue.patch(url, {"title": "Back again"}, lead).status_code == 409
+    assert catalogue.post(f"{url}/publish", None, lead).status_code == 409
+    assert catalogue.post(f"{url}/cancel", {}, lead).status_code == 422
+
+
+def test_tokens_are_checked(catalogue: CatalogueApp) -> None:
+    hub = catalogue.hub()
+    for headers in ({"Authorization": "Basic abc"}, bearer("not.a.jwt")):
+        resp = catalogue.post("/api/catalogue/events", event_body(hub["id"]), headers)
+        assert resp.status_code == 401
