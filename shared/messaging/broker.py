@@ -110,6 +110,41 @@ class LeasingChannel(filesystem.Channel):
             self._lease_lock, self._lease_dir = lock, final
         return self._lease_dir
 
+    # -- bindings: stock kombu rewrites the table file in place without a shared lock,
+    # so two processes declaring at once can lose a binding. Serialise and swap atomically.
+    def _edit_table(self, exchange: str, change: Any) -> None:
+        file = self._exchange_file(exchange)
+        folder = self.control_folder
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "a+b") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                table = [filesystem.exchange_queue_t(*q) for q in loads(file.read_bytes())]
+            except FileNotFoundError:
+                table = []
+            new = change(list(table))
+            if new != table:
+                tmp = folder / f".{file.name}.{uuid.uuid4().hex}"
+                tmp.write_bytes(str_to_bytes(dumps(new)))
+                os.rename(tmp, file)
+
+    def get_table(self, exchange: str) -> list[Any]:
+        try:
+            raw = self._exchange_file(exchange).read_bytes()
+        except FileNotFoundError:
+            return []
+        return [filesystem.exchange_queue_t(*q) for q in loads(bytes_to_str(raw))]
+
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+        value = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+        self._edit_table(exchange, lambda t: t if value in t else [value, *t])
+
+    def _delete(self, queue: str, exchange: str, routing_key: str, pattern: str,
+                *args: Any, **kwargs: Any) -> None:
+        virtual.Channel._delete(self, queue, exchange, routing_key, pattern, *args, **kwargs)
+        value = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+        self._edit_table(exchange, lambda t: [q for q in t if q != value])
+
     # -- publish -------------------------------------------------------------------
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
         name = f"{_sortable_stamp()}.{queue}.msg"
@@ -210,7 +245,12 @@ class LeasingChannel(filesystem.Channel):
 
 class LeasingTransport(filesystem.Transport):
     Channel = LeasingChannel
-    global_state = virtual.BrokerState()
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        # Stock state is process-global: a binding declared once (another data folder, an
+        # earlier connection) would be skipped, never written to this folder's table.
+        self.state = virtual.BrokerState()
 
 
 def broker_folders(settings: Settings) -> dict[str, Path]:

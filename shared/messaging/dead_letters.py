@@ -12,10 +12,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from shared.db import Database, utcnow
-from shared.messaging.models import DeadLetter, RetryEntry
+from shared.messaging.models import DeadLetter, RetryEntry, count_rows
 
 
 class NotReplayable(ValueError):
@@ -23,11 +23,7 @@ class NotReplayable(ValueError):
 
 
 def count(db: Database) -> int:
-    with db.engine.connect() as conn:
-        q = select(func.count()).select_from(DeadLetter).where(DeadLetter.status == "dead")
-        n = conn.execute(q).scalar_one()
-        conn.rollback()
-        return int(n)
+    return count_rows(db, DeadLetter, DeadLetter.status == "dead")
 
 
 def list_dead_letters(db: Database, *, include_replayed: bool = False) -> list[dict[str, Any]]:

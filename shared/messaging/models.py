@@ -16,10 +16,23 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    func,
+    select,
+)
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.pool import NullPool
 
-from shared.db import KernelBase, UTCDateTime, new_id, utcnow
+from shared.db import Database, KernelBase, UTCDateTime, new_id, utcnow
 
 #: BIGINT identity on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
 Position = BigInteger().with_variant(Integer(), "sqlite")
@@ -83,3 +96,30 @@ class DeadLetter(KernelBase):
     status: Mapped[str] = mapped_column(String(16), default="dead")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+_readers: dict[str, Engine] = {}
+
+
+def reader(db: Database) -> Engine:
+    """An engine for lock-free counts (readiness, gauges, test waiters).
+
+    The kernel opens every SQLite transaction with ``BEGIN IMMEDIATE`` (the write lock),
+    so a read through it waits behind any long write, e.g. a handler in progress. A plain
+    pysqlite engine reads a WAL snapshot without taking a lock.
+    """
+    if db.dialect != "sqlite":
+        return db.engine
+    engine = _readers.get(db.url)
+    if engine is None:
+        engine = create_engine(db.url, poolclass=NullPool)
+        _readers[db.url] = engine
+    return engine
+
+
+def count_rows(db: Database, model: type, *conditions: Any) -> int:
+    with reader(db).connect() as conn:
+        q = select(func.count()).select_from(model).where(*conditions)
+        n = conn.execute(q).scalar_one()
+        conn.rollback()
+        return int(n)

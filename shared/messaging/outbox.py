@@ -27,7 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from kombu import Connection, Producer
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from shared import events as schemas
@@ -36,7 +36,7 @@ from shared.db import Database, utcnow
 from shared.logs import correlation_id_var
 from shared.messaging.broker import Unroutable, connect, ensure_broker_folders
 from shared.messaging.envelope import causation_id_var, make_envelope
-from shared.messaging.models import OutboxMessage
+from shared.messaging.models import OutboxMessage, count_rows
 from shared.messaging.topology import Topology
 
 log = logging.getLogger("eyhub.messaging.relay")
@@ -79,11 +79,7 @@ def publish(
 
 def backlog(db: Database) -> int:
     """Events written but not yet confirmed by the broker."""
-    with db.engine.connect() as conn:
-        q = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
-        n = conn.execute(q).scalar_one()
-        conn.rollback()
-        return int(n)
+    return count_rows(db, OutboxMessage, OutboxMessage.sent_at.is_(None))
 
 
 class Relay:

@@ -18,10 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import func, select
-
 from shared.db import Database
-from shared.messaging.models import DeadLetter, InboxEntry, OutboxMessage
+from shared.messaging.models import DeadLetter, InboxEntry, OutboxMessage, count_rows
 
 T = TypeVar("T")
 
@@ -45,10 +43,7 @@ def wait_until(
 
 
 def _count(db: Database, model: type, *conditions: object) -> int:
-    with db.engine.connect() as conn:
-        n = conn.execute(select(func.count()).select_from(model).where(*conditions)).scalar_one()
-        conn.rollback()
-        return int(n)
+    return count_rows(db, model, *conditions)
 
 
 def handled_count(db: Database, event_type: str | None = None, *, queue: str | None = None) -> int:

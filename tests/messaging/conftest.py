@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import select
@@ -21,10 +22,12 @@ from shared.config import Settings, load_settings
 from shared.db import Database
 from shared.messaging.broker import connect
 from shared.messaging.inbox import Consumer
+from shared.messaging.models import reader
 from shared.messaging.outbox import Relay
 from shared.messaging.topology import Topology
 from shared.migrations import upgrade
 from tests.messaging import things
+from tests.messaging.proxy import TcpProxy
 from tests.support.backends import Backend
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,10 +44,17 @@ FAST = {
 class Bus:
     backend: Backend
     overrides: dict[str, str] = field(default_factory=dict)
+    proxied: bool = False
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     threads: list[tuple[threading.Thread, threading.Event]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.proxy: TcpProxy | None = None
+        if self.proxied and self.backend.is_server:
+            url = urlsplit(os.environ["EYHUB_TEST_BROKER_URL"])
+            self.proxy = TcpProxy(url.hostname or "127.0.0.1", url.port or 5672).start()
+            netloc = url.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{self.proxy.port}"
+            self.overrides["EYHUB_BROKER_URL"] = urlunsplit(url._replace(netloc=netloc))
         self.settings = self.make_settings()
         for component in (things.PRODUCER, things.CONSUMER):
             upgrade(component, self.settings)
@@ -114,17 +124,42 @@ class Bus:
                 proc.wait()
         self.procs.clear()
 
+    # -- outage ------------------------------------------------------------------------
+    def cut_broker(self) -> None:
+        """Make the broker unreachable: cut the TCP proxy, or (embedded) put a plain file
+        where the queue folder was, so every write and read of a message fails."""
+        if self.proxy is not None:
+            self.proxy.cut()
+            return
+        queues = self.settings.broker_dir / "queues"
+        queues.rename(queues.with_name("queues.away"))
+        queues.write_text("broker down")
+
+    def restore_broker(self) -> None:
+        if self.proxy is not None:
+            self.proxy.restore()
+            return
+        queues = self.settings.broker_dir / "queues"
+        away = queues.with_name("queues.away")
+        if away.exists():
+            queues.unlink(missing_ok=True)
+            away.rename(queues)
+
     # -- looking -----------------------------------------------------------------------
     def applied(self) -> list[Any]:
-        with self.consumer_db.engine.connect() as conn:
+        with reader(self.consumer_db).connect() as conn:
             rows = list(conn.execute(select(things.applied).order_by(things.applied.c.n)))
             conn.rollback()
             return rows
 
     def close(self) -> None:
+        self.restore_broker()
         self.stop_all()
+        if self.proxy is not None:
+            self.proxy.cut()
         if self.backend.is_server:  # leave the shared vhost as we found it
-            with contextlib.suppress(Exception), connect(self.settings) as conn:
+            direct = self.make_settings(EYHUB_BROKER_URL=os.environ["EYHUB_TEST_BROKER_URL"])
+            with contextlib.suppress(Exception), connect(direct) as conn:
                 self.topology.delete(conn.channel())
         self.producer_db.dispose()
         self.consumer_db.dispose()
@@ -133,6 +168,16 @@ class Bus:
 @pytest.fixture
 def bus(backend: Backend) -> Iterator[Bus]:
     b = Bus(backend)
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+@pytest.fixture
+def proxied_bus(backend: Backend) -> Iterator[Bus]:
+    """A bus whose broker can be cut: RabbitMQ behind a TCP proxy, or the embedded folder."""
+    b = Bus(backend, proxied=True)
     try:
         yield b
     finally:
