@@ -6,6 +6,7 @@ One place maps both the fat ``catalogue.session.*`` events and the catalogue's
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,10 @@ def _dt(value: Any) -> datetime | None:
         return value
     text = str(value).replace("Z", "+00:00")
     return datetime.fromisoformat(text)
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(str(value))
 
 
 def snapshot_from_catalogue(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -31,9 +36,9 @@ def snapshot_from_catalogue(body: Mapping[str, Any]) -> dict[str, Any]:
     status = body.get("status") or "scheduled"
     event_status = body.get("event_status") or event.get("status") or "published"
     snap: dict[str, Any] = {
-        "id": body.get("session_id") or body["id"],
-        "event_id": pick("event_id") or event.get("id"),
-        "hub_id": pick("hub_id") or hub.get("id"),
+        "id": _uuid(body.get("session_id") or body["id"]),
+        "event_id": _uuid(pick("event_id") or event.get("id")),
+        "hub_id": _uuid(pick("hub_id") or hub.get("id")),
         "hub_name": pick("hub_name") or hub.get("name"),
         "title": pick("title") or "",
         "kind": pick("kind") or "training",
@@ -47,7 +52,7 @@ def snapshot_from_catalogue(body: Mapping[str, Any]) -> dict[str, Any]:
         "event_status": event_status,
         "sequence": int(body.get("sequence") or 0),
         "price_pence": int(pick("price_pence") or 0),
-        "funded_places": pick("funded_places"),
+        "funded_places": pick("funded_places"),  # int or None
         "cpd_hours": pick("cpd_hours") or 0,
         "venue": pick("venue"),
         "online_url": pick("online_url"),

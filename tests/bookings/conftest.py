@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -20,6 +21,7 @@ from werkzeug.serving import make_server
 from services.bookings import operations as ops
 from services.bookings.app import create_app
 from services.bookings.models import Booking, SessionReplica
+from services.bookings.snapshots import snapshot_from_catalogue
 from shared.db import Database
 from shared.mail import MailOutbox
 from tests.support.backends import Backend
@@ -155,13 +157,21 @@ class BookingsApp:
             row.ends_at = row.starts_at + length
 
 
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
 def _fake_fetcher(bapp: BookingsApp) -> Callable[[uuid.UUID], Mapping[str, Any] | None]:
     from shared.problems import Problem
 
     def fetch(session_id: uuid.UUID) -> Mapping[str, Any] | None:
         if bapp.catalogue_down:
             raise Problem(503, "Service unavailable", "catalogue down")
-        return bapp.catalogue.get(session_id)
+        snap = bapp.catalogue.get(session_id)
+        if snap is None:
+            return None
+        # As the catalogue's GET /api/catalogue/sessions/{id} sends it: JSON, not Python.
+        return snapshot_from_catalogue(json.loads(json.dumps(snap, default=_json)))
 
     return fetch
 

@@ -134,7 +134,12 @@ def world(platform: Platform) -> World:
         },
     )
     assert resp.status_code == 201, resp.text
-    return World(platform, admin, hub_id, platform.login(lead_email, PASSWORD))
+    lead = platform.login(lead_email, PASSWORD)
+    # Let bookings fetch the gateway's signing keys before the bursts below: a cold
+    # service verifying 60 tokens at once asks the gateway for its JWKS while all the
+    # gateway's threads wait on bookings, and answers 503 (reported to the lead).
+    assert platform.get("/api/bookings", token=lead).status_code == 200
+    return World(platform, admin, hub_id, lead)
 
 
 def platform_admin_email() -> str:
