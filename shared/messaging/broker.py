@@ -274,6 +274,7 @@ def ensure_broker_folders(settings: Settings) -> None:
 def connect(settings: Settings, *, heartbeat: float = 10.0) -> Connection:
     """A (lazy) kombu connection to the bus of ``settings``."""
     if settings.embedded_broker:
+        ensure_broker_folders(settings)
         f = broker_folders(settings)
         return Connection(
             transport=LeasingTransport,
