@@ -33,12 +33,22 @@ from urllib.parse import quote
 import pybreaker
 import requests
 from flask import Flask, Response, g, request
+from prometheus_client import Counter, Gauge
 from requests.adapters import HTTPAdapter
 
 from shared.config import SERVICES, Settings
 from shared.problems import Problem
 
 log = logging.getLogger("eyhub.gateway.proxy")
+
+CIRCUIT_OPEN = Gauge(
+    "eyhub_gateway_circuit_open", "1 while the circuit to a service is open", ["service"]
+)
+UPSTREAM_FAILURES = Counter(
+    "eyhub_gateway_upstream_failures_total",
+    "Requests to a service that failed (refused, timed out, cut off)",
+    ["service"],
+)
 
 #: Public path prefix → the service that owns it. Longest prefixes are not needed:
 #: the prefixes do not overlap.
@@ -135,8 +145,10 @@ class Upstream(pybreaker.CircuitBreakerListener):
         if new_state.name == pybreaker.STATE_OPEN:
             with self._lock:
                 self._opened_at = time.monotonic()
+            CIRCUIT_OPEN.labels(self.name).set(1)
             log.warning("circuit opened", extra={"upstream": self.name})
         elif new_state.name == pybreaker.STATE_CLOSED and old_state is not None:
+            CIRCUIT_OPEN.labels(self.name).set(0)
             log.info("circuit closed", extra={"upstream": self.name})
 
     # -- gate and record ---------------------------------------------------------
@@ -153,6 +165,9 @@ class Upstream(pybreaker.CircuitBreakerListener):
                 raise self.unavailable("its circuit breaker is open after repeated failures")
 
     def record(self, error: BaseException | None) -> None:
+        if error is not None:
+            UPSTREAM_FAILURES.labels(self.name).inc()
+
         def replay() -> None:
             if error is not None:
                 raise error

@@ -194,7 +194,9 @@ def test_hub_lead_is_forbidden_on_another_hubs_data(platform: Platform) -> None:
     practitioner = platform.login(*_new_user(platform, ["practitioner"]))
     _problem(
         platform.post(
-            "/api/catalogue/hubs", token=practitioner, json={"name": "Nope hub", "region": "South East"}
+            "/api/catalogue/hubs",
+            token=practitioner,
+            json={"name": "Nope hub", "region": "South East"},
         ),
         403,
     )

@@ -113,6 +113,9 @@ def test_down_service_is_503_fast_then_the_circuit_opens_and_recovers(
     body = problem(opened, 503)
     assert "circuit breaker" in body["detail"]
     assert int(opened.headers["Retry-After"]) >= 1
+    assert 'eyhub_gateway_circuit_open{service="catalogue"} 1.0' in gw.get("/metrics").get_data(
+        as_text=True
+    )
     assert time.monotonic() - started < 5
     with mock.patch("requests.Session.request") as never:
         problem(gw.get("/api/catalogue/echo"), 503)  # open: answered without trying
