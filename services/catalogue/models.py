@@ -120,7 +120,7 @@ class CatalogueSession(Base):
     __tablename__ = "sessions"
     __table_args__ = (
         Index("ix_sessions_listing", "status", "starts_at", "id"),
-        Index("ix_sessions_hub_starts", "hub_id", "starts_at"),
+        Index("ix_sessions_hub_listing", "hub_id", "status", "starts_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

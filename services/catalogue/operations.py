@@ -491,6 +491,11 @@ def _like_escape(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _contains(column: Any, text: str) -> Any:
+    """``column`` contains ``text`` literally (portable LIKE with escaped wildcards)."""
+    return column.like(f"%{_like_escape(text)}%", escape="\\")
+
+
 def listing_query(args: Mapping[str, Any], now: datetime | None = None) -> Select[Any]:
     """One SELECT (sessions ⋈ events ⋈ hubs) for a page: no query per item."""
     query = (
@@ -506,20 +511,22 @@ def listing_query(args: Mapping[str, Any], now: datetime | None = None) -> Selec
         query = query.where(CatalogueSession.starts_at < args["to"])
     if args.get("hub_id"):
         query = query.where(CatalogueSession.hub_id == args["hub_id"])
+    # Event-level filters select event ids first (the events table is small), so a
+    # filter that matches little costs a scan of events, not a join per session.
+    matching = []
     if args.get("kind"):
-        query = query.where(Event.kind == args["kind"])
+        matching.append(Event.kind == args["kind"])
     if args.get("format"):
-        query = query.where(Event.format == args["format"])
+        matching.append(Event.format == args["format"])
     if args.get("audience"):
-        query = query.where(
-            Event.audience_key.like(f"%|{_like_escape(args['audience'])}|%", escape="\\")
-        )
+        matching.append(_contains(Event.audience_key, f"|{args['audience']}|"))
     if args.get("topic"):
-        query = query.where(
-            Event.topics_key.like(f"%|{_like_escape(args['topic'])}|%", escape="\\")
-        )
+        matching.append(_contains(Event.topics_key, f"|{args['topic']}|"))
     for word in (args.get("q") or "").lower().split()[:8]:
-        query = query.where(Event.search_text.like(f"%{_like_escape(word)}%", escape="\\"))
+        matching.append(_contains(Event.search_text, word))
+    if matching:
+        ids = select(Event.id).where(Event.status == PUBLISHED, *matching).correlate(None)
+        query = query.where(CatalogueSession.event_id.in_(ids))
     if args.get("cursor"):
         when, ident = decode_cursor(args["cursor"])
         query = query.where(
