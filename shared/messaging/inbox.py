@@ -48,6 +48,7 @@ import importlib.util
 import json
 import logging
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -56,7 +57,7 @@ from datetime import timedelta
 from typing import Any
 
 from kombu import Consumer as KombuConsumer
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -212,14 +213,6 @@ class Dispatcher:
         except BadEnvelope as exc:
             envelope = body if isinstance(body, dict) else {"raw": repr(body)[:100_000]}
             return self.dead_letter(queue, envelope, "bad_envelope", str(exc), 0)
-        with self.db.transaction() as s:
-            parked = s.scalar(
-                select(func.count())
-                .select_from(RetryEntry)
-                .where(RetryEntry.queue == queue, RetryEntry.message_id == fields["id"])
-            )
-        if parked:
-            return "already-parked"
         return self._attempt(queue, body, fields, attempts=0, retry_id=None)
 
     def _event(self, queue: str, body: dict[str, Any], fields: dict[str, Any]) -> Event:
@@ -265,6 +258,12 @@ class Dispatcher:
                     if retry_id is not None:
                         s.execute(delete(RetryEntry).where(RetryEntry.id == retry_id))
                     return "duplicate"
+                if retry_id is None and s.scalar(
+                    select(RetryEntry.id).where(
+                        RetryEntry.queue == queue, RetryEntry.message_id == event.id
+                    )
+                ):
+                    return "already-parked"  # a redelivery of a message waiting to be retried
                 s.add(
                     InboxEntry(
                         queue=queue,
@@ -450,6 +449,8 @@ class Consumer:
         self.topology = topology or Topology(settings)
         self.dispatcher = Dispatcher(service, settings, db, self.topology, registry)
         self.service = service
+        #: how often parked messages are looked at (a fraction of the first backoff)
+        self.retry_check_seconds = min(0.5, max(settings.bus_retry_base_seconds / 4, 0.02))
 
     @property
     def has_work(self) -> bool:
@@ -523,8 +524,11 @@ class Consumer:
                 for c in consumers:
                     c.consume()
                 pause = 0.1
+                next_retries = 0.0
                 while not stop.is_set():
-                    self.dispatcher.run_due_retries()
+                    if time.monotonic() >= next_retries:
+                        self.dispatcher.run_due_retries()
+                        next_retries = time.monotonic() + self.retry_check_seconds
                     try:
                         conn.drain_events(timeout=0.2)
                     except TimeoutError:  # socket.timeout is TimeoutError
