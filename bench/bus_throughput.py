@@ -54,6 +54,7 @@ def _body(i: int) -> dict[str, object]:
 
 def raw_kombu(settings, n: int) -> float:  # type: ignore[no-untyped-def]
     """Publish n persistent messages and consume+ack them concurrently; events/s."""
+
     # The same transport the platform uses (on the embedded broker, kombu's filesystem
     # transport with atomic writes: the stock one lets a reader see half-written files).
     def conn() -> Connection:

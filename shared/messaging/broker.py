@@ -139,8 +139,9 @@ class LeasingChannel(filesystem.Channel):
         value = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
         self._edit_table(exchange, lambda t: t if value in t else [value, *t])
 
-    def _delete(self, queue: str, exchange: str, routing_key: str, pattern: str,
-                *args: Any, **kwargs: Any) -> None:
+    def _delete(
+        self, queue: str, exchange: str, routing_key: str, pattern: str, *args: Any, **kwargs: Any
+    ) -> None:
         virtual.Channel._delete(self, queue, exchange, routing_key, pattern, *args, **kwargs)
         value = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
         self._edit_table(exchange, lambda t: [q for q in t if q != value])
