@@ -56,6 +56,16 @@ class Hubs(MethodView):
         return hub, 201, {"Location": f"/api/catalogue/hubs/{hub.id}"}
 
 
+@bp.route("/hubs/<uuid:hub_id>")
+class HubItem(MethodView):
+    @bp.response(200, HubSchema)
+    @bp.alt_response(404, description="No such hub.")
+    def get(self, hub_id: uuid.UUID) -> Any:
+        """One hub (public)."""
+        with current_db().transaction() as s:
+            return ops.get_hub(s, hub_id)
+
+
 # -- events -------------------------------------------------------------------------
 def _event_doc(s: Any, event: Any) -> dict[str, Any]:
     return ops.event_doc(event, ops.event_sessions(s, event))

@@ -137,6 +137,13 @@ def create_hub(s: Session, data: Mapping[str, Any]) -> Hub:
     return hub
 
 
+def get_hub(s: Session, hub_id: uuid.UUID) -> Hub:
+    hub = s.get(Hub, hub_id)
+    if hub is None:
+        raise not_found("hub")
+    return hub
+
+
 def list_hubs(s: Session) -> list[Hub]:
     return list(s.scalars(select(Hub).order_by(Hub.name)))
 

@@ -43,9 +43,18 @@ class UTCDateTimeField(fields.AwareDateTime):
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _printable(value: str) -> None:
+    """No control characters but tab and newlines (PostgreSQL refuses NUL outright)."""
+    if _CONTROL.search(value):
+        raise ValidationError("Control characters are not allowed.")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _text(max_len: int, *, required: bool = False, min_len: int = 0, **kw: Any) -> fields.String:
     return fields.String(
-        required=required, validate=validate.Length(min=min_len, max=max_len), **kw
+        required=required, validate=[validate.Length(min=min_len, max=max_len), _printable], **kw
     )
 
 
@@ -54,7 +63,7 @@ def _int(low: int, high: int, **kw: Any) -> fields.Integer:
 
 
 def _topic(value: str) -> None:
-    if not TOPIC_SLUG.match(value):
+    if not TOPIC_SLUG.fullmatch(value):
         raise ValidationError("A topic is a lower-case slug like 'early_reading'.")
 
 

@@ -19,6 +19,8 @@ def test_admin_creates_hubs_and_anyone_lists_them(catalogue: CatalogueApp) -> No
     assert hub["region"] == "South East" and hub["eip"] == "Hastings and Rother EIP"
     listed = catalogue.get("/api/catalogue/hubs").get_json()
     assert [h["name"] for h in listed["items"]] == ["East Sussex Early Years Hub"]
+    one = catalogue.get(f"/api/catalogue/hubs/{hub['id']}")
+    assert one.status_code == 200 and one.get_json() == hub
     again = catalogue.post(
         "/api/catalogue/hubs",
         {"name": "East Sussex Early Years Hub", "region": "South East"},
@@ -93,6 +95,10 @@ def test_lead_creates_a_draft_event_with_every_field(catalogue: CatalogueApp) ->
         ({"format": "hybrid", "online_url": None}, "online_url"),
         ({"format": "hybrid", "venue": "  ", "online_url": "https://x.example.org"}, "venue"),
         ({"hub_id": "not-a-uuid"}, "hub_id"),
+        ({"title": "Maths\x00 in play"}, "title"),  # PostgreSQL would refuse the NUL
+        ({"summary": "bell\x07"}, "summary"),
+        ({"topics": ["send\n"]}, "topics"),
+        ({"cpd_hours": float("nan")}, "cpd_hours"),
     ],
 )
 def test_event_validation_is_a_422_naming_the_field(

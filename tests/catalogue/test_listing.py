@@ -192,6 +192,8 @@ def test_hub_and_time_filters(catalogue: CatalogueApp, programme: dict[str, Any]
         "cursor=MjAyNy0wMS0wMXxub3QtYS11dWlk",  # "2027-01-01|not-a-uuid"
         "q=" + "x" * 101,
         "topic=Bad%20Topic",
+        "q=maths%00",
+        "hub_id=%00",
     ],
 )
 def test_bad_queries_are_422(catalogue: CatalogueApp, query: str) -> None:
