@@ -114,5 +114,11 @@ def build_limiter(app: Flask, settings: Settings) -> Limiter:
             headers={"Retry-After": str(max(wait, 1))},
         )
 
+    @limiter.request_filter
+    def _no_decorated_limits() -> bool:
+        # Only login and register carry flask-limiter decorators; skip its per-request
+        # bookkeeping on everything else (the proxied hot path).
+        return request.path not in _OWN_LIMITS
+
     install_api_limit(app, limiter, settings)
     return limiter
