@@ -65,7 +65,7 @@ from shared import events as schemas
 from shared.config import Settings
 from shared.db import Database, utcnow
 from shared.logs import correlation_id_var
-from shared.messaging.broker import connect, ensure_broker_folders
+from shared.messaging.broker import connect
 from shared.messaging.envelope import BadEnvelope, Event, causation_id_var, parse_envelope
 from shared.messaging.models import DeadLetter, InboxEntry, RetryEntry
 from shared.messaging.topology import Topology
@@ -512,11 +512,10 @@ class Consumer:
 
     def run(self, stop: threading.Event) -> None:
         pause = 0.1
-        if self.settings.embedded_broker:
-            ensure_broker_folders(self.settings)
         while not stop.is_set():
-            conn = connect(self.settings)
+            conn = None
             try:
+                conn = connect(self.settings)
                 conn.ensure_connection(max_retries=1, timeout=3)
                 channel = conn.channel()
                 self.topology.declare(channel)
@@ -543,6 +542,7 @@ class Consumer:
                 pause = min(pause * 2, 5.0)
             finally:
                 try:
-                    conn.release()
+                    if conn is not None:
+                        conn.release()
                 except Exception:  # the connection may already be dead
                     log.debug("closing consumer connection failed", exc_info=True)
