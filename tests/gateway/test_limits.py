@@ -74,3 +74,58 @@ def test_api_calls_are_limited_per_user(make_gateway) -> None:  # type: ignore[n
 def test_bad_limit_strings_fail_at_start() -> None:
     with pytest.raises(ValueError, match="EYHUB_RATE_LIMIT_LOGIN"):
         validate(load_settings({"EYHUB_RATE_LIMIT_LOGIN": "lots"}))
+
+
+@pytest.fixture
+def redis_url(tmp_path):  # type: ignore[no-untyped-def]
+    """A throwaway redis-server on a free port (skipped where the binary is not installed)."""
+    import shutil
+    import subprocess
+    import time
+
+    import redis
+
+    from tests.support.backends import free_port_base
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port_base(1)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis.from_url(url).ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_replicas_share_counts_through_redis(make_gateway, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    env = {"EYHUB_REDIS_URL": redis_url, "EYHUB_RATE_LIMIT_LOGIN": "2/minute"}
+    first, second = make_gateway(**env), make_gateway(**env)
+    bad = {"email": "admin@example.org", "password": "wrong guess"}
+    problem(first.post("/api/auth/token", json=bad), 401)
+    problem(second.post("/api/auth/token", json=bad), 401)
+    problem(first.post("/api/auth/token", json=bad), 429)
+    problem(second.post("/api/auth/token", json=bad), 429)
