@@ -73,6 +73,8 @@ def on_thing(session: Session, event: Event) -> None:
             correlation_id=event.correlation_id,
         )
     )
+    if mode == "chain":  # a handler that publishes: the new event continues the chain
+        emit(session, f"{event.data['key']}-child", event.data["seq"])
     if mode == "hang":
         marker = marker_dir() / f"entered-{event.id}"
         if not marker.exists():
