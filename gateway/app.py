@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -12,8 +10,6 @@ from gateway.keys import KeyRing
 from gateway.readiness import services_check
 from shared.config import Settings, load_settings
 from shared.web import Runtime, create_component_app
-
-log = logging.getLogger("eyhub.gateway")
 
 
 def _configure(app: Flask, rt: Runtime) -> None:
@@ -39,8 +35,7 @@ def _configure(app: Flask, rt: Runtime) -> None:
     openapi.install(app, openapi.SpecCache(settings, upstreams.session))
     headers.install(app, settings)
 
-    if operations.ensure_admin(rt.db, settings):
-        log.info("bootstrap admin created", extra={"email": settings.admin_email})
+    operations.ensure_admin(rt.db, settings)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

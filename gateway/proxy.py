@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pybreaker
 import requests
@@ -38,6 +38,7 @@ from requests.adapters import HTTPAdapter
 
 from shared.config import SERVICES, Settings
 from shared.problems import Problem
+from shared.web import scrub_path
 
 log = logging.getLogger("eyhub.gateway.proxy")
 
@@ -308,7 +309,8 @@ def _stream(resp: requests.Response) -> Iterator[bytes]:
     try:
         yield from resp.raw.stream(CHUNK, decode_content=False)
     except Exception:  # the client already has the status line: all we can do is stop
-        log.warning("upstream stream broken", extra={"url": resp.url}, exc_info=True)
+        path = scrub_path(urlsplit(resp.url).path)  # feed tokens never reach the logs
+        log.warning("upstream stream broken", extra={"path": path}, exc_info=True)
     finally:
         resp.close()
 
