@@ -56,10 +56,18 @@ def install_worker(worker: Worker) -> None:
 
 
 def install_web(component: str, db: Database) -> tuple[str, Any]:
-    """Readiness check for ``/readyz`` (also sets the gauges served at ``/metrics``)."""
+    """Readiness details for ``/readyz`` (also sets the gauges served at ``/metrics``).
+
+    Informational: a backlog or dead letters do not make the component unready (taking
+    replicas out of service would not shrink either), and neither does a database not
+    yet migrated to the messaging tables (the database check covers reachability).
+    """
 
     def check() -> dict[str, Any]:
-        figures = status(db)
+        try:
+            figures = status(db)
+        except Exception as exc:
+            return {"unavailable": f"{type(exc).__name__}: {exc}"[:200]}
         metrics.OUTBOX_BACKLOG.labels(component).set(figures["outbox_backlog"])
         metrics.DEAD_LETTERS.labels(component).set(figures["dead_letters"])
         return figures
