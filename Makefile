@@ -1,4 +1,5 @@
 # eyhub: the two commands are `make run` and `make test` (see README.md).
+SHELL  := /bin/bash
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -8,10 +9,10 @@ PYTEST_ARGS ?=
 
 .PHONY: install run test lint format bench clean
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
@@ -38,8 +39,16 @@ format: $(STAMP)
 bench: install ## run every benchmark in bench/ (each prints ratios)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-lock: ## refresh requirements.lock from pyproject.toml pins
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^eyhub' > requirements.lock
+lock: $(STAMP) ## refresh both locks from the pins in pyproject.toml
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet .
+	( echo "# Runtime dependencies, fully pinned (what the image installs). Refresh: make lock"; \
+	  .lock-venv/bin/python -m pip freeze | grep -iv '^eyhub' ) > requirements.lock
+	( echo "# Test and development tools on top of the runtime lock. Refresh: make lock"; \
+	  echo "-r requirements.lock"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -iv '^eyhub' \
+	    | grep -ivxFf <(.lock-venv/bin/python -m pip freeze) ) > requirements-dev.lock
+	rm -rf .lock-venv
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache
