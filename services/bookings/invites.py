@@ -8,6 +8,8 @@ calendar apps replace the event instead of adding a second one.
 
 from __future__ import annotations
 
+import uuid
+from email.message import EmailMessage
 from email.parser import HeaderParser
 from email.policy import default as default_policy
 
@@ -49,9 +51,15 @@ def _organizer(settings: Settings) -> tuple[str, str]:
 
 
 def invite_item(
-    settings: Settings, booking: Booking, *, method: str, sequence: int
+    settings: Settings,
+    row: SessionReplica,
+    *,
+    booking_id: uuid.UUID,
+    email: str,
+    name: str | None,
+    method: str,
+    sequence: int,
 ) -> CalendarItem:
-    row = booking.session
     organizer_email, organizer_name = _organizer(settings)
     lines = [row.summary or ""]
     if row.venue:
@@ -59,7 +67,7 @@ def invite_item(
     if row.online_url:
         lines.append(f"Join online: {row.online_url}")
     return CalendarItem(
-        uid=booking_uid(settings, booking),
+        uid=invite_uid("booking", booking_id, settings.public_host),
         summary=row.title,
         starts_at=row.starts_at,
         ends_at=row.ends_at,
@@ -71,8 +79,35 @@ def invite_item(
         status="CANCELLED" if method == "CANCEL" else "CONFIRMED",
         organizer_email=organizer_email,
         organizer_name=row.hub_name or organizer_name,
-        attendees=[Attendee(email=booking.user_email, name=booking.user_name or None)],
+        attendees=[Attendee(email=email, name=name or None)],
     )
+
+
+def build(
+    settings: Settings,
+    row: SessionReplica,
+    *,
+    booking_id: uuid.UUID,
+    email: str,
+    name: str | None,
+    method: str,
+    sequence: int,
+    subject: str,
+    text: str,
+) -> EmailMessage:
+    """The mail with its invite (pure: no database, so it can be made outside a lock)."""
+    item = invite_item(
+        settings,
+        row,
+        booking_id=booking_id,
+        email=email,
+        name=name,
+        method=method,
+        sequence=sequence,
+    )
+    msg = new_message(settings, to=email, subject=subject, text=text)
+    attach_invite(msg, build_calendar([item], method=method))
+    return msg
 
 
 def send(
@@ -80,10 +115,16 @@ def send(
 ) -> None:
     """Queue the mail for ``booking`` with its invite, and remember the SEQUENCE sent."""
     sequence = next_sequence(booking)
-    ics = build_calendar(
-        [invite_item(settings, booking, method=method, sequence=sequence)], method=method
+    msg = build(
+        settings,
+        booking.session,
+        booking_id=booking.id,
+        email=booking.user_email,
+        name=booking.user_name,
+        method=method,
+        sequence=sequence,
+        subject=subject,
+        text=text,
     )
-    msg = new_message(settings, to=booking.user_email, subject=subject, text=text)
-    attach_invite(msg, ics)
     booking.invite_sequence = sequence
     queue_mail(s, msg)

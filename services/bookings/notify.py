@@ -6,10 +6,15 @@ the SEQUENCE last sent is stored on the booking so updates and cancellations fol
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+
 from sqlalchemy.orm import Session
 
 from services.bookings import invites
-from services.bookings.models import CONFIRMED, HOLDING_PLACE, WAITLISTED, Booking
+from services.bookings.models import CONFIRMED, HOLDING_PLACE, WAITLISTED, Booking, SessionReplica
 from shared.config import Settings
 from shared.mail import new_message, queue_mail
 
@@ -28,11 +33,71 @@ def _where(booking: Booking) -> str:
     return "\n".join(parts)
 
 
-def booked(s: Session, settings: Settings, booking: Booking) -> None:
+@dataclass(frozen=True)
+class Prepared:
+    """A confirmation mail built before the session lock, valid for one session version."""
+
+    booking_id: uuid.UUID
+    version: tuple[int, datetime]
+    message: EmailMessage
+
+
+def session_version(row: SessionReplica) -> tuple[int, datetime]:
+    return (row.sequence, row.updated_at)
+
+
+def _confirmation_text(name: str | None, row: SessionReplica) -> str:
+    where = []
+    if row.venue:
+        where.append(f"Venue: {row.venue}")
+    if row.online_url:
+        where.append(f"Join online: {row.online_url}")
+    return (
+        f"Hello {name or 'there'},\n\n"
+        f"Your place on {row.title} is confirmed.\n"
+        f"When: {invites.london_range(row)}\n" + "\n".join(where) + "\n\n"
+        "The attached invite adds it to your calendar.\n"
+    )
+
+
+def prepare_confirmation(
+    settings: Settings, row: SessionReplica, *, booking_id: uuid.UUID, email: str, name: str
+) -> Prepared:
+    """Build the likely confirmation (invite SEQUENCE 0) outside the booking's lock.
+
+    Rendering an invite takes milliseconds; doing it while holding the session's row
+    lock would cap how fast a popular session can be booked.
+    """
+    message = invites.build(
+        settings,
+        row,
+        booking_id=booking_id,
+        email=email,
+        name=name,
+        method="REQUEST",
+        sequence=0,
+        subject=f"Booked: {row.title}",
+        text=_confirmation_text(name, row),
+    )
+    return Prepared(booking_id, session_version(row), message)
+
+
+def booked(
+    s: Session, settings: Settings, booking: Booking, prepared: Prepared | None = None
+) -> None:
     """A new booking: confirmed (with an invite) or on the waiting list."""
     row = booking.session
     if booking.status == CONFIRMED:
-        confirmed(s, settings, booking, subject=f"Booked: {row.title}")
+        if (
+            prepared is not None
+            and prepared.booking_id == booking.id
+            and prepared.version == session_version(row)
+            and booking.invite_sequence is None
+        ):
+            booking.invite_sequence = 0
+            queue_mail(s, prepared.message)
+        else:
+            confirmed(s, settings, booking, subject=f"Booked: {row.title}")
     elif booking.status == WAITLISTED:
         text = (
             f"Hello {booking.user_name or 'there'},\n\n"
@@ -49,13 +114,7 @@ def booked(s: Session, settings: Settings, booking: Booking) -> None:
 
 
 def confirmed(s: Session, settings: Settings, booking: Booking, *, subject: str) -> None:
-    row = booking.session
-    text = (
-        f"Hello {booking.user_name or 'there'},\n\n"
-        f"Your place on {row.title} is confirmed.\n"
-        f"When: {_when(booking)}\n{_where(booking)}\n\n"
-        "The attached invite adds it to your calendar.\n"
-    )
+    text = _confirmation_text(booking.user_name, booking.session)
     invites.send(s, settings, booking, method="REQUEST", subject=subject, text=text)
 
 

@@ -39,7 +39,7 @@ from services.bookings.models import (
 )
 from shared.auth import Identity
 from shared.config import Settings
-from shared.db import Database, utcnow
+from shared.db import Database, new_id, utcnow
 from shared.problems import Problem
 
 log = logging.getLogger("eyhub.bookings")
@@ -216,15 +216,23 @@ def book(
     fetch: SessionFetcher | None = None,
 ) -> tuple[Booking, bool]:
     """Book a place or join the waiting list; returns (booking, created)."""
-    if idempotency_key:
-        with db.transaction() as s:
+    with db.transaction() as s:
+        if idempotency_key:
             replay = _replay(s, who.user_id, idempotency_key, fingerprint)
-        if replay is not None:
-            return replay, False
+            if replay is not None:
+                return replay, False
+        seen = s.get(SessionReplica, session_id)
+    prepared = None
+    if seen is not None and seen.bookable_problem is None:
+        prepared = notify.prepare_confirmation(
+            settings, seen, booking_id=new_id(), email=who.email, name=who.name
+        )
     for attempt in (1, 2):
         try:
             with db.transaction() as s:
-                booking = _book_locked(s, settings, who, session_id, idempotency_key, fingerprint)
+                booking = _book_locked(
+                    s, settings, who, session_id, idempotency_key, fingerprint, prepared
+                )
         except _NotReplicated:
             if attempt == 2:  # pragma: no cover - replicas are never deleted
                 raise not_found("session") from None
@@ -258,6 +266,7 @@ def _book_locked(
     session_id: uuid.UUID,
     idempotency_key: str | None,
     fingerprint: str,
+    prepared: notify.Prepared | None = None,
 ) -> tuple[Booking, bool]:
     """The booking transaction proper, under the session's row lock."""
     row = lock_session(s, session_id)
@@ -273,11 +282,13 @@ def _book_locked(
     if _active_booking(s, who.user_id, session_id) is not None:
         raise conflict("You already have a booking for this session.", "already-booked")
     booking = _new_booking(s, row, who)
+    if prepared is not None:
+        booking.id = prepared.booking_id
     booking.idempotency_key = idempotency_key
     booking.request_fingerprint = fingerprint if idempotency_key else None
     s.add(booking)
     s.flush()
-    notify.booked(s, settings, booking)
+    notify.booked(s, settings, booking, prepared)
     if booking.status == CONFIRMED:
         publishing.booking_confirmed(s, booking)
     return booking, True

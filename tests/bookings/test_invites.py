@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
+import pytest
 from icalendar import Calendar
 
+from services.bookings import notify
 from services.bookings import operations as ops
 from tests.bookings.conftest import BookingsApp
 from tests.support.icaljs import parse_with_icaljs
@@ -103,3 +105,26 @@ def test_session_cancelled_by_the_hub_sends_cancel_invites(bookings_app: Booking
     plain = bookings_app.mails(to=by_status["waitlisted"].user_email)[-1]
     assert "Snow" in plain.get_body(("plain",)).get_content()
     assert not [p for p in plain.walk() if p.get_content_type() == "text/calendar"]
+
+
+def test_a_confirmation_prepared_before_a_session_change_is_rebuilt(
+    bookings_app: BookingsApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The invite is rendered outside the lock; if the session moved meanwhile, it is redone."""
+    sess = bookings_app.add_session(title="Before")
+    real = notify.prepare_confirmation
+
+    def prepare_then_rename(*args, **kwargs):  # type: ignore[no-untyped-def]
+        prepared = real(*args, **kwargs)
+        with bookings_app.db.transaction() as s:  # the catalogue renames it meanwhile
+            ops.upsert_session(s, {**sess, "title": "After", "sequence": 1})
+        return prepared
+
+    monkeypatch.setattr(notify, "prepare_confirmation", prepare_then_rename)
+    booking = bookings_app.book(bookings_app.token(), sess["id"]).get_json()
+    (mail,) = bookings_app.mails()
+    assert mail["Subject"] == "Booked: After"
+    _method, ics = invite_of(mail)
+    (event,) = parse_with_icaljs(ics)["events"]
+    assert event["summary"] == "After" and event["sequence"] == 0
+    assert event["uid"].startswith(f"booking-{booking['id']}@")
