@@ -43,6 +43,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -528,11 +529,10 @@ class Consumer:
                     if time.monotonic() >= next_retries:
                         self.dispatcher.run_due_retries()
                         next_retries = time.monotonic() + self.retry_check_seconds
-                    try:
+                    with contextlib.suppress(TimeoutError):  # socket.timeout is one
                         conn.drain_events(timeout=0.2)
-                    except TimeoutError:  # socket.timeout is TimeoutError
-                        if not self.settings.embedded_broker:
-                            conn.heartbeat_check()
+                    if not self.settings.embedded_broker:
+                        conn.heartbeat_check()  # rate-limited by py-amqp
             except Exception as exc:
                 log.warning(
                     "consumer interrupted; reconnecting",

@@ -116,7 +116,9 @@ class Relay:
             return self._producer
         if self.settings.embedded_broker:
             ensure_broker_folders(self.settings)
-        conn = connect(self.settings)
+        # No heartbeats: the relay only reads while awaiting confirms, so an idle relay
+        # would fail py-amqp's heartbeat check; a dead connection fails the next publish.
+        conn = connect(self.settings, heartbeat=0)
         try:
             conn.ensure_connection(max_retries=1, timeout=3)
             channel = conn.channel()
@@ -173,6 +175,8 @@ class Relay:
             message_id=str(row.id),
             correlation_id=row.correlation_id,
             retry=False,
+            timeout=10,  # a half-dead connection must fail the batch, not hang the relay
+            confirm_timeout=10,
         )
 
     def _unroutable(self, row: OutboxMessage, why: str) -> None:
