@@ -12,6 +12,8 @@ from services.catalogue import operations as ops
 from services.catalogue.schemas import (
     CancelSchema,
     EventCreateSchema,
+    EventPageSchema,
+    EventQuerySchema,
     EventSchema,
     EventUpdateSchema,
     HistorySchema,
@@ -73,6 +75,15 @@ def _event_doc(s: Any, event: Any) -> dict[str, Any]:
 
 @bp.route("/events")
 class Events(MethodView):
+    @bp.arguments(EventQuerySchema, location="query")
+    @bp.response(200, EventPageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Events (without their sessions), oldest first; hub leads also see their drafts."""
+        who = current_identity(optional=True)
+        with current_db().transaction() as s:
+            rows, cursor = ops.list_events(s, who, args)
+            return {"items": [ops.event_doc(e, []) for e in rows], "next_cursor": cursor}
+
     @bp.arguments(EventCreateSchema)
     @bp.response(201, EventSchema)
     @bp.alt_response(403, description="You do not lead this hub.")

@@ -175,6 +175,43 @@ def visible_event(s: Session, who: Identity | None, event_id: uuid.UUID) -> Even
     return event
 
 
+def _uuids(values: Any) -> list[uuid.UUID]:
+    """The valid UUIDs among token claims (a malformed claim grants nothing)."""
+    out = []
+    for value in values:
+        try:
+            out.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return out
+
+
+def list_events(
+    s: Session, who: Identity | None, args: Mapping[str, Any]
+) -> tuple[list[Event], str | None]:
+    """Events, oldest first; drafts only of hubs the caller leads (admins: all)."""
+    query = select(Event)
+    if args.get("hub_id"):
+        query = query.where(Event.hub_id == args["hub_id"])
+    if args.get("status"):
+        query = query.where(Event.status == args["status"])
+    if who is None or not who.is_admin:
+        led = _uuids(who.hub_ids if who and "hub_lead" in who.roles else ())
+        query = query.where(or_(Event.status != DRAFT, Event.hub_id.in_(led)))
+    if args.get("cursor"):
+        when, ident = decode_cursor(args["cursor"])
+        query = query.where(
+            or_(Event.created_at > when, and_(Event.created_at == when, Event.id > ident))
+        )
+    limit = int(args.get("limit") or 20)
+    rows = list(s.scalars(query.order_by(Event.created_at, Event.id).limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
+    return rows, next_cursor
+
+
 def event_sessions(s: Session, event: Event) -> list[CatalogueSession]:
     return list(
         s.scalars(

@@ -13,7 +13,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.catalogue.models import FORMATS, KINDS, SETTING_TYPES
+from services.catalogue.models import EVENT_STATUSES, FORMATS, KINDS, SETTING_TYPES
 
 MAX_SESSION = timedelta(hours=12)
 #: Topics are an extensible vocabulary (DESIGN §3): known ones or any short slug.
@@ -172,7 +172,7 @@ class SessionBriefSchema(Schema):
     cancel_reason = fields.String(allow_none=True)
 
 
-class EventSchema(Schema):
+class EventSummarySchema(Schema):
     id = fields.UUID()
     hub_id = fields.UUID()
     hub_name = fields.String()
@@ -196,6 +196,9 @@ class EventSchema(Schema):
     updated_at = UTCDateTimeField()
     published_at = UTCDateTimeField(allow_none=True)
     cancelled_at = UTCDateTimeField(allow_none=True)
+
+
+class EventSchema(EventSummarySchema):
     sessions = fields.List(fields.Nested(SessionBriefSchema))
 
 
@@ -300,6 +303,18 @@ class SessionQuerySchema(Schema):
     q = _text(100, metadata={"description": "Words to find in title, summary and topics."})
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     cursor = _text(200)
+
+
+class EventQuerySchema(Schema):
+    hub_id = fields.UUID()
+    status = fields.String(validate=validate.OneOf(EVENT_STATUSES))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = _text(200)
+
+
+class EventPageSchema(Schema):
+    items = fields.List(fields.Nested(EventSummarySchema))
+    next_cursor = fields.String(allow_none=True)
 
 
 # -- audit --------------------------------------------------------------------------

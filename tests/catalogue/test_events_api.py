@@ -231,3 +231,33 @@ def test_tokens_are_checked(catalogue: CatalogueApp) -> None:
     for headers in ({"Authorization": "Basic abc"}, bearer("not.a.jwt")):
         resp = catalogue.post("/api/catalogue/events", event_body(hub["id"]), headers)
         assert resp.status_code == 401
+
+
+def test_event_list_shows_drafts_only_to_their_leads(catalogue: CatalogueApp) -> None:
+    hub, other = catalogue.hub(), catalogue.hub()
+    draft = catalogue.event(hub["id"], title="Draft one")
+    published = catalogue.event(hub["id"], title="Published one")
+    catalogue.sessions(published)
+    catalogue.publish(published)
+    elsewhere = catalogue.event(other["id"], title="Other hub draft")
+
+    def titles(headers: dict[str, str] | None = None, query: str = "") -> list[str]:
+        resp = catalogue.get(f"/api/catalogue/events?limit=1{query}", headers)
+        assert resp.status_code == 200, resp.get_json()
+        out, body = [], resp.get_json()
+        out += [e["title"] for e in body["items"]]
+        while body["next_cursor"]:
+            body = catalogue.get(
+                f"/api/catalogue/events?limit=1{query}&cursor={body['next_cursor']}", headers
+            ).get_json()
+            out += [e["title"] for e in body["items"]]
+        return out
+
+    assert titles() == ["Published one"]
+    assert titles(catalogue.lead(hub["id"])) == ["Draft one", "Published one"]
+    assert titles(catalogue.lead(other["id"])) == ["Published one", "Other hub draft"]
+    assert len(titles(catalogue.admin())) == 3
+    assert titles(catalogue.admin(), f"&hub_id={hub['id']}&status=draft") == ["Draft one"]
+    assert draft["id"] and elsewhere["id"]
+    assert catalogue.get("/api/catalogue/events?status=gone").status_code == 422
+    assert catalogue.get("/api/catalogue/events?cursor=zz").status_code == 422
