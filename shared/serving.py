@@ -74,7 +74,9 @@ def _json_logging(component: str) -> dict[str, Any]:
         "root": {"level": "INFO", "handlers": ["console"]},
         "loggers": {
             "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
-            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+            # Requests are logged by the app (shared.web) with secrets scrubbed; gunicorn's
+            # own access lines would carry feed tokens in their paths.
+            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
         },
     }
 
