@@ -171,7 +171,7 @@ class EventHistory(MethodView):
         """Who created, published, changed or cancelled what, and when (hub leads)."""
         who = require_identity()
         with current_db().transaction() as s:
-            return {"items": ops.history(s, who, event_id)}
+            return {"items": ops.history(s, who, event_id), "next_cursor": None}
 
 
 # -- sessions -----------------------------------------------------------------------

@@ -108,6 +108,8 @@ def audit(
 
 def history(s: Session, who: Identity, event_id: uuid.UUID) -> list[AuditEntry]:
     event = _event(s, event_id)
+    if event.status == DRAFT and not who.leads_hub(event.hub_id):
+        raise not_found("event")  # a draft's existence is not disclosed
     require_lead(who, event.hub_id)
     return list(
         s.scalars(

@@ -330,3 +330,4 @@ class AuditEntrySchema(Schema):
 
 class HistorySchema(Schema):
     items = fields.List(fields.Nested(AuditEntrySchema))
+    next_cursor = fields.String(allow_none=True, metadata={"description": "Always null."})
