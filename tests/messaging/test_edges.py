@@ -230,3 +230,6 @@ def test_worker_runs_the_relay_and_a_consumer_when_there_are_handlers(embedded: 
 
     worker = build_worker("catalogue", embedded.settings())
     assert {"outbox-relay", "messaging-gauges"} <= set(worker.loops)
+    assert "bus-consumer" not in worker.loops  # catalogue consumes nothing
+    bookings = build_worker("bookings", embedded.settings())  # services/bookings/handlers.py
+    assert {"outbox-relay", "bus-consumer"} <= set(bookings.loops)
