@@ -125,8 +125,28 @@ class TokenVerifier:
         )
         return Identity.from_claims(claims)
 
+    def warm_up(self, stop_after: float = 120.0) -> None:
+        """Fetch the key set before the first request needs it (retrying while the
+        gateway starts), so a burst of first requests does not all wait on the gateway
+        while the gateway's threads wait on us."""
+        if self._client is None:
+            return
+        deadline = time.monotonic() + stop_after
+        while time.monotonic() < deadline:
+            try:
+                self._client.get_signing_keys()
+                return
+            except jwt.PyJWKClientError:
+                time.sleep(0.5)
+
 
 _verifiers: dict[tuple[str, str, str], TokenVerifier] = {}
+
+
+def warm_up_in_background(settings: Settings) -> None:
+    threading.Thread(
+        target=verifier_for(settings).warm_up, name="jwks-warm-up", daemon=True
+    ).start()
 
 
 def verifier_for(settings: Settings) -> TokenVerifier:

@@ -41,7 +41,12 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
                 self.cfg.set(key.lower(), value)
 
     def load(self) -> Any:
-        return app_factory(self.component)(self.settings)
+        app = app_factory(self.component)(self.settings)
+        if self.component != "gateway":  # the gateway verifies with its own keys
+            from shared.auth import warm_up_in_background
+
+            warm_up_in_background(self.settings)
+        return app
 
 
 def gunicorn_options(component: str, settings: Settings, bind: str | None = None) -> dict[str, Any]:
@@ -50,7 +55,8 @@ def gunicorn_options(component: str, settings: Settings, bind: str | None = None
         "bind": bind or f"127.0.0.1:{settings.port(component)}",
         "workers": settings.web_workers,
         "worker_class": "gthread",
-        "threads": settings.web_threads,
+        # The gateway's threads mostly wait on upstreams: give it more of them.
+        "threads": settings.web_threads * (4 if component == "gateway" else 1),
         "timeout": 60,
         "graceful_timeout": 10,
         "keepalive": 5,

@@ -378,11 +378,6 @@ def test_feed_revalidates_changes_on_cancel_and_404s_after_revocation(world: Wor
     assert platform.get(path).status_code == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gunicorn's own access log (enabled by logconfig_dict in shared/serving.py) "
-    "writes /calendar/feeds/<token> unscrubbed; reported to the lead",
-)
 def test_feed_tokens_stay_out_of_the_platform_logs(world: World) -> None:
     platform = world.platform
     ((_email, token),) = world.practitioners(1)
