@@ -56,7 +56,7 @@ def install_worker(worker: Worker) -> None:
 
 
 def install_web(component: str, db: Database) -> tuple[str, Any]:
-    """Readiness details for ``/readyz`` (also sets the gauges served at ``/metrics``).
+    """Readiness details for ``/readyz``; the gauges at ``/metrics`` are read at each scrape.
 
     Informational: a backlog or dead letters do not make the component unready (taking
     replicas out of service would not shrink either), and neither does a database not
@@ -65,11 +65,19 @@ def install_web(component: str, db: Database) -> tuple[str, Any]:
 
     def check() -> dict[str, Any]:
         try:
-            figures = status(db)
+            return status(db)
         except Exception as exc:
             return {"unavailable": f"{type(exc).__name__}: {exc}"[:200]}
-        metrics.OUTBOX_BACKLOG.labels(component).set(figures["outbox_backlog"])
-        metrics.DEAD_LETTERS.labels(component).set(figures["dead_letters"])
-        return figures
 
+    def gauge(count: Any) -> Any:
+        def read() -> float:  # evaluated at each scrape of /metrics
+            try:
+                return float(count(db))
+            except Exception:
+                return float("nan")
+
+        return read
+
+    metrics.OUTBOX_BACKLOG.labels(component).set_function(gauge(outbox.backlog))
+    metrics.DEAD_LETTERS.labels(component).set_function(gauge(dead_letters.count))
     return ("messaging", check)

@@ -183,6 +183,8 @@ def test_readiness_and_metrics_show_backlog_and_dead_letters(bus: Bus) -> None:
         things.emit(s, "x", 1)
         things.emit(s, "y", 1)
     client = create_component_app(things.PRODUCER, title="t", settings=bus.settings).test_client()
+    text = client.get("/metrics").get_data(as_text=True)  # current without a readiness probe
+    assert 'eyhub_outbox_backlog{component="catalogue"} 2.0' in text
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.get_json()["checks"]["messaging"] == {
