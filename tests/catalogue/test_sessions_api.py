@@ -177,3 +177,24 @@ def test_unknown_or_malformed_ids_are_404(catalogue: CatalogueApp, path: str) ->
     resp = catalogue.get(path, catalogue.admin())
     assert resp.status_code == 404
     assert resp.mimetype == "application/problem+json"
+
+
+def test_concurrent_changes_get_distinct_sequences(catalogue: CatalogueApp) -> None:
+    """The session row is locked while it changes: no two changes share a sequence."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    hub = catalogue.hub()
+    session = catalogue.published_session(hub["id"])
+    lead = catalogue.lead(hub["id"])
+    url = f"/api/catalogue/sessions/{session['id']}"
+
+    def change(capacity: int) -> int:
+        resp = catalogue.app.test_client().patch(url, json={"capacity": capacity}, headers=lead)
+        assert resp.status_code == 200, resp.get_json()
+        return resp.get_json()["sequence"]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        sequences = list(pool.map(change, range(31, 43)))
+    assert sorted(sequences) == list(range(1, 13))
+    published = [m.data["sequence"] for m in catalogue.outbox("catalogue.session.rescheduled")]
+    assert published == list(range(1, 13))  # outbox order = commit order = sequence order
