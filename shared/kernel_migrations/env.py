@@ -1,5 +1,7 @@
 """Alembic environment for the kernel tables (outbox, inbox, dead letters, mail)."""
 
+import shared.mail  # registers its tables on KernelBase
+import shared.messaging.models  # noqa: F401  (the same)
 from shared.db import KernelBase
 from shared.migrations import run_env
 

@@ -114,6 +114,16 @@ class Backend:
         return load_settings({**self.env(port_base), **overrides})
 
     def destroy(self) -> None:
+        if self.is_server:
+            # Quorum queues outlive connections: remove this run's namespace.
+            from kombu import Connection
+
+            from shared.messaging.topology import Topology
+
+            with contextlib.suppress(Exception), Connection(
+                os.environ[BROKER_VAR], connect_timeout=5
+            ) as conn:
+                Topology(self.settings()).delete(conn.channel())
         for name in self.created_dbs:
             # Teardown must not mask the test's own result.
             with contextlib.suppress(Exception):
