@@ -74,7 +74,7 @@ def test_broker_outage_delays_but_loses_nothing(proxied_bus: Bus) -> None:
     assert len(bus.applied()) == 1
 
     bus.restore_broker()
-    wait_for_handled(bus.consumer_db, event_type=things.THING_CHANGED, count=201, timeout=60)
+    wait_for_handled(bus.consumer_db, event_type=things.THING_CHANGED, count=201, timeout=180)
     wait_for_outbox_drained(bus.producer_db)
     rows = bus.applied()
     keys = collections.Counter(r.key for r in rows)
@@ -89,7 +89,7 @@ def test_consumer_killed_inside_handler_loses_nothing(bus: Bus) -> None:
     bus.relay_thread()
     victim = bus.process("consumer")
     ids = _emit_many(bus, [("a", 1, "ok"), ("h", 1, "hang"), ("b", 1, "ok")])
-    wait_for_handled(bus.consumer_db, message_id=ids[0], timeout=30)
+    wait_for_handled(bus.consumer_db, message_id=ids[0], timeout=90)
     marker = bus.backend.data_dir / "markers" / f"entered-{ids[1]}"
     wait_until(marker.exists, timeout=20, what="the handler to be entered")
     assert int(marker.read_text()) == victim.pid
@@ -98,7 +98,7 @@ def test_consumer_killed_inside_handler_loses_nothing(bus: Bus) -> None:
     assert [r.key for r in bus.applied()] == ["a"]  # the killed handler's work rolled back
 
     bus.process("consumer")
-    wait_for_handled(bus.consumer_db, message_id=ids[2], timeout=30)
+    wait_for_handled(bus.consumer_db, message_id=ids[2], timeout=90)
     wait_for_handled(bus.consumer_db, message_id=ids[1])
     assert sorted(r.key for r in bus.applied()) == ["a", "b", "h"]
 
@@ -163,7 +163,7 @@ def test_events_of_one_aggregate_are_applied_in_order(bus: Bus) -> None:
     bus.consumer_thread()
     items = [(f"agg{k}", seq, "ok") for seq in (1, 2, 3) for k in range(40)]
     ids = _emit_many(bus, items)
-    wait_for_handled(bus.consumer_db, message_id=ids[-1], timeout=30)
+    wait_for_handled(bus.consumer_db, message_id=ids[-1], timeout=90)
     wait_for_handled(bus.consumer_db, event_type=things.THING_CHANGED, count=len(items))
     seen: dict[str, list[int]] = collections.defaultdict(list)
     for row in bus.applied():
