@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from shared.auth import ROLES
+from shared.vocabulary import SETTING_TYPES
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -40,17 +41,7 @@ def users() -> None:
 @click.option("--hub", "hubs", multiple=True, type=click.UUID, help="Hub id; repeat for several.")
 @click.option(
     "--setting-type",
-    type=click.Choice(
-        (
-            "childminder",
-            "nursery",
-            "preschool",
-            "school",
-            "childrens_centre",
-            "health_visiting",
-            "other",
-        )
-    ),
+    type=click.Choice(SETTING_TYPES),
 )
 @click.option("--setting-name")
 def create(

@@ -15,16 +15,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.db import UTCDateTime, new_id, new_metadata, utcnow
 
-SETTING_TYPES = (
-    "childminder",
-    "nursery",
-    "preschool",
-    "school",
-    "childrens_centre",
-    "health_visiting",
-    "other",
-)
-
 
 class Base(DeclarativeBase):
     metadata = new_metadata()

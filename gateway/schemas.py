@@ -6,8 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, pre_load, validate
 
-from gateway.models import SETTING_TYPES
 from shared.auth import ROLES
+from shared.vocabulary import SETTING_TYPES
 
 _password = fields.String(
     required=True,

@@ -9,7 +9,6 @@ partial unique index on (user, session) for active bookings backs the one-bookin
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -40,6 +39,7 @@ from services.bookings.models import (
 from shared.auth import Identity
 from shared.config import Settings
 from shared.db import Database, new_id, utcnow
+from shared.pagination import decode_cursor, encode_cursor
 from shared.problems import Problem
 
 log = logging.getLogger("eyhub.bookings")
@@ -451,29 +451,6 @@ def promote_waitlist(s: Session, settings: Settings, row: SessionReplica) -> lis
 
 
 # -- listing -----------------------------------------------------------------------
-def encode_cursor(created_at: datetime, booking_id: uuid.UUID) -> str:
-    raw = f"{created_at.isoformat()}|{booking_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, ident = raw.partition("|")
-        when = datetime.fromisoformat(stamp)
-        if when.tzinfo is None:
-            raise ValueError("naive")
-        return when, uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(
-            422,
-            "Invalid request",
-            "The cursor is not valid.",
-            kind="validation",
-            errors={"cursor": ["Not a cursor from this API."]},
-        ) from exc
-
-
 def list_bookings(
     s: Session,
     who: Identity,

@@ -22,6 +22,7 @@ from services.catalogue.recurrence import LONDON
 from shared.auth import Identity
 from shared.config import Settings
 from shared.db import Database, utcnow
+from shared.vocabulary import SETTING_TYPES
 
 NAMESPACE = uuid.UUID("5b7c1f0e-3f0e-4c8e-9d55-6f1f6a0c2a11")
 
@@ -60,15 +61,7 @@ HUBS = [
     },
 ]
 
-ALL_SETTINGS = [
-    "childminder",
-    "nursery",
-    "preschool",
-    "school",
-    "childrens_centre",
-    "health_visiting",
-    "other",
-]
+ALL_SETTINGS = list(SETTING_TYPES)
 
 
 @dataclass

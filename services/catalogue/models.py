@@ -27,30 +27,6 @@ KINDS = ("webinar", "training", "moderation", "network_meeting")
 FORMATS = ("online", "in_person", "hybrid")
 EVENT_STATUSES = ("draft", "published", "cancelled")
 SESSION_STATUSES = ("scheduled", "cancelled")
-SETTING_TYPES = (
-    "childminder",
-    "nursery",
-    "preschool",
-    "school",
-    "childrens_centre",
-    "health_visiting",
-    "other",
-)
-TOPICS = (
-    "communication_language",
-    "psed",
-    "physical",
-    "literacy",
-    "mathematics",
-    "understanding_world",
-    "expressive_arts",
-    "send",
-    "early_reading",
-    "leadership",
-    "safeguarding",
-    "moderation",
-    "childminding_practice",
-)
 
 DRAFT, PUBLISHED, CANCELLED = EVENT_STATUSES
 SCHEDULED = "scheduled"

@@ -8,7 +8,6 @@ announces every scheduled session at once.
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -33,6 +32,7 @@ from services.catalogue.recurrence import RecurrenceError, expand, local_duratio
 from services.catalogue.schemas import MAX_SESSION
 from shared.auth import Identity
 from shared.db import new_id, utcnow
+from shared.pagination import decode_cursor, encode_cursor
 from shared.problems import Problem
 
 EVENT_FIELDS = (
@@ -516,23 +516,6 @@ def cancel_session(
 
 
 # -- public listing -----------------------------------------------------------------
-def encode_cursor(starts_at: datetime, session_id: uuid.UUID) -> str:
-    raw = f"{starts_at.isoformat()}|{session_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, ident = raw.partition("|")
-        when = datetime.fromisoformat(stamp)
-        if when.tzinfo is None:
-            raise ValueError("naive")
-        return when, uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise invalid("cursor", "Not a cursor from this API.") from exc
-
-
 def _like_escape(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

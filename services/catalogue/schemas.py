@@ -13,7 +13,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.catalogue.models import EVENT_STATUSES, FORMATS, KINDS, SETTING_TYPES
+from services.catalogue.models import EVENT_STATUSES, FORMATS, KINDS
+from shared.vocabulary import SETTING_TYPES
 
 MAX_SESSION = timedelta(hours=12)
 #: Topics are an extensible vocabulary (DESIGN §3): known ones or any short slug.

@@ -7,9 +7,9 @@ import uuid
 from click.testing import CliRunner
 
 from gateway.demo import people, seed
-from gateway.models import SETTING_TYPES
 from shared.cli import main
 from shared.demo import DEMO_PASSWORD
+from shared.vocabulary import SETTING_TYPES
 from tests.gateway.conftest import admin_token, auth, login
 from tests.support.backends import Backend
 

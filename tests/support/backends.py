@@ -120,9 +120,10 @@ class Backend:
 
             from shared.messaging.topology import Topology
 
-            with contextlib.suppress(Exception), Connection(
-                os.environ[BROKER_VAR], connect_timeout=5
-            ) as conn:
+            with (
+                contextlib.suppress(Exception),
+                Connection(os.environ[BROKER_VAR], connect_timeout=5) as conn,
+            ):
                 Topology(self.settings()).delete(conn.channel())
         for name in self.created_dbs:
             # Teardown must not mask the test's own result.

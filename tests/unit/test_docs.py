@@ -16,9 +16,7 @@ def test_every_variable_the_code_reads_is_documented() -> None:
     per_component = {f"EYHUB_{c.upper()}_DATABASE_URL" for c in COMPONENTS} | {
         f"EYHUB_{s.upper()}_URL" for s in SERVICES
     }
-    missing = [
-        name for name in ENV_VARS if name not in per_component and f"`{name}`" not in README
-    ]
+    missing = [name for name in ENV_VARS if name not in per_component and f"`{name}`" not in README]
     assert not missing, f"add to README's configuration table: {missing}"
     assert "`EYHUB_<COMPONENT>_DATABASE_URL`" in README
     assert "`EYHUB_<SERVICE>_URL`" in README
