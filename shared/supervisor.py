@@ -129,7 +129,7 @@ def up(settings: Settings, *, demo: bool = False, ready_timeout: float = 90.0) -
         if demo:
             from shared.demo import DEMO_LOGINS
 
-            _say("demo logins (password for all: see right):")
+            _say("demo logins (role, email, password):")
             for role, email, password in DEMO_LOGINS:
                 print(f"    {role:<14} {email:<40} {password}", flush=True)
         _say("Ctrl-C stops everything")
