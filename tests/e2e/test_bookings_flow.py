@@ -7,39 +7,30 @@ the gateway; mail is read from the worker's ``.eml`` output.
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from functools import partial
 from threading import Barrier
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import requests
 
+from shared.messaging.testing import wait_until as shared_wait_until
 from tests.support.icaljs import parse_with_icaljs
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e
 
-T = TypeVar("T")
 PASSWORD = "e2e-password-1234"
 
 
-def wait_until(probe: Callable[[], T | None], *, timeout: float = 30.0, what: str = "") -> T:
-    """Poll ``probe`` until it returns something truthy (no blind sleeps)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or probe}")
-        time.sleep(0.1)
+#: Waits end as soon as the platform has done the work; the limit is for slow machines.
+wait_until = partial(shared_wait_until, timeout=30.0, interval=0.1)
 
 
 @dataclass

@@ -7,38 +7,29 @@ and the bus proven by bookings applying what the catalogue published.
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from shared.messaging.testing import wait_until as shared_wait_until
 from tests.support.icaljs import parse_with_icaljs
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e
 
-T = TypeVar("T")
 LONDON = ZoneInfo("Europe/London")
 ADMIN = ("admin@example.org", "admin-password")
 PASSWORD = "e2e catalogue password"
 
 
-def wait_until(probe: Callable[[], T | None], *, timeout: float = 30.0, what: str = "") -> T:
-    """Poll ``probe`` until it returns something truthy (no blind sleeps)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or probe}")
-        time.sleep(0.1)
+#: Waits end as soon as the platform has done the work; the limit is for slow machines.
+wait_until = partial(shared_wait_until, timeout=30.0, interval=0.1)
 
 
 def london(*args: int) -> datetime:
