@@ -14,19 +14,11 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 
 from shared import metrics
-from shared.config import Settings
 
 log = logging.getLogger("eyhub.health")
 
 #: A check returns details (a dict) or raises; raising makes the component not ready.
 Check = Callable[[], dict[str, Any] | None]
-
-
-def broker_ping(settings: Settings, timeout: float = 2.0) -> dict[str, Any]:
-    """Can we reach the broker right now? (the embedded queue folder must take a file)."""
-    from shared.messaging.broker import ping
-
-    return ping(settings, timeout)
 
 
 def health_blueprint() -> Blueprint:

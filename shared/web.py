@@ -22,8 +22,9 @@ from flask_smorest import Api, Blueprint
 from shared import metrics
 from shared.config import Settings, load_settings
 from shared.db import Database
-from shared.health import Check, broker_ping, health_blueprint
+from shared.health import Check, health_blueprint
 from shared.logs import configure_logging, correlation_id_var, request_id_var
+from shared.messaging import broker
 from shared.problems import ProblemSchema, register_problem_handlers
 
 access_log = logging.getLogger("eyhub.access")
@@ -150,7 +151,7 @@ def create_component_app(
     db = Database(settings.database_url(component), name=component)
     rt = Runtime(component=component, settings=settings, db=db)
     rt.readiness_checks.append(("database", lambda: db.ping() or {"dialect": db.dialect}))
-    rt.readiness_checks.append(("broker", lambda: broker_ping(settings)))
+    rt.readiness_checks.append(("broker", lambda: broker.ping(settings)))
     from shared.messaging.runtime import install_web
 
     rt.readiness_checks.append(install_web(component, db))
