@@ -25,6 +25,7 @@ from shared.db import Database
 from shared.health import Check, health_blueprint
 from shared.logs import configure_logging, correlation_id_var, request_id_var
 from shared.messaging import broker
+from shared.messaging.runtime import install_web
 from shared.problems import ProblemSchema, register_problem_handlers
 
 access_log = logging.getLogger("eyhub.access")
@@ -152,8 +153,6 @@ def create_component_app(
     rt = Runtime(component=component, settings=settings, db=db)
     rt.readiness_checks.append(("database", lambda: db.ping() or {"dialect": db.dialect}))
     rt.readiness_checks.append(("broker", lambda: broker.ping(settings)))
-    from shared.messaging.runtime import install_web
-
     rt.readiness_checks.append(install_web(component, db))
     rt.readiness_checks.extend(readiness_checks)
     app.extensions["eyhub"] = rt
