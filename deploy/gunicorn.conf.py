@@ -1,7 +1,7 @@
 """Gunicorn settings for running one component with plain ``gunicorn``.
 
 The containers start components with ``eyhub serve <component> --bind 0.0.0.0:<port>``,
-which builds its gunicorn settings in ``shared.serving.gunicorn_options`` (gthread,
+which builds its gunicorn settings in ``eyhub.serving.gunicorn_options`` (gthread,
 EYHUB_WEB_WORKERS x EYHUB_WEB_THREADS, JSON logs, no control socket). This file is the
 same settings for operators who want gunicorn's own command line (extra flags, another
 supervisor), plus container-friendly extras; it starts from ``gunicorn_options`` so the
@@ -23,7 +23,7 @@ import re
 import sys
 
 from shared.config import COMPONENTS, load_settings
-from shared.serving import gunicorn_options
+from eyhub.serving import gunicorn_options
 
 _APP = re.compile(r"^(?:gateway|services\.(?P<service>\w+))\.app:")
 

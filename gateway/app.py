@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import api, headers, limits, openapi, operations, proxy
+from gateway import MIGRATIONS, api, headers, limits, openapi, operations, proxy
 from gateway.keys import KeyRing
 from gateway.readiness import services_check
 from shared.config import Settings, load_settings
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     return create_component_app(
         "gateway",
+        migrations=MIGRATIONS,
         title="eyhub",
         description="The public API of eyhub: identity and every service under /api/.",
         settings=settings,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import click
 
 from shared.auth import ROLES
+from shared.cli_support import settings_or_usage_error
+from shared.config import Settings
 from shared.vocabulary import SETTING_TYPES
 
 
-def _settings():  # type: ignore[no-untyped-def]
-    from shared.cli import _settings as load
-
-    return load()
+def _settings() -> Settings:
+    return settings_or_usage_error()
 
 
 @click.group()
@@ -54,7 +54,7 @@ def create(
     setting_name: str | None,
 ) -> None:
     """Create an account (e.g. the first hub lead)."""
-    from gateway import operations
+    from gateway import MIGRATIONS, operations
     from shared.db import Database
     from shared.migrations import upgrade
     from shared.problems import Problem
@@ -62,7 +62,7 @@ def create(
     settings = _settings()
     if len(password) < 8:
         raise click.UsageError("--password must be at least 8 characters")
-    upgrade("gateway", settings)
+    upgrade("gateway", settings, MIGRATIONS)
     db = Database(settings.database_url("gateway"), name="gateway")
     try:
         with db.transaction() as session:

@@ -1,7 +1,7 @@
 """Demo people for ``eyhub up --demo``: an admin, a lead per hub, mentors, practitioners.
 
 Idempotent (existing emails are skipped), every address at example.org, every demo
-password ``shared.demo.DEMO_PASSWORD`` (the admin keeps EYHUB_ADMIN_PASSWORD).
+password ``DEMO_PASSWORD`` (the admin keeps EYHUB_ADMIN_PASSWORD).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from gateway import operations
 from gateway.models import User
 from shared.config import Settings
 from shared.db import Database
-from shared.demo import DEMO_PASSWORD
+
+#: Every demo login but the admin's (shown by ``eyhub up --demo``).
+DEMO_PASSWORD = "demo-password"
 
 LEADS = [
     ("Helen Whitfield", "helen.whitfield"),

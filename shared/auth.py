@@ -25,6 +25,7 @@ from flask import g, request
 
 from shared.config import Settings
 from shared.problems import Problem
+from shared.retry import poll_until
 
 ROLES = ("practitioner", "mentor", "hub_lead", "admin")
 ALGORITHMS = ["RS256"]
@@ -129,15 +130,18 @@ class TokenVerifier:
         """Fetch the key set before the first request needs it (retrying while the
         gateway starts), so a burst of first requests does not all wait on the gateway
         while the gateway's threads wait on us."""
-        if self._client is None:
+        client = self._client
+        if client is None:
             return
-        deadline = time.monotonic() + stop_after
-        while time.monotonic() < deadline:
+
+        def fetched() -> bool:
             try:
-                self._client.get_signing_keys()
-                return
+                client.get_signing_keys()
+                return True
             except jwt.PyJWKClientError:
-                time.sleep(0.5)
+                return False
+
+        poll_until(fetched, stop_after, base=0.1, cap=2.0)
 
 
 _verifiers: dict[tuple[str, str, str], TokenVerifier] = {}

@@ -1,13 +1,14 @@
 """Alembic, driven from code: one script directory per component plus the kernel's.
 
 Each component's database gets the kernel tables (own version table) and then the
-component's own tables. ``eyhub migrate`` runs this for every component; in embedded
-mode each process also runs it at start (it is idempotent and serialised by the DB).
+component's own tables. The kernel knows only its own folder; each component hands
+over its ``migrations/`` folder (its app factory, and the launcher in ``eyhub/``).
+``eyhub migrate`` runs this for every component; in embedded mode each process also
+runs it at start (it is idempotent and serialised by the database).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import shutil
 from pathlib import Path
@@ -26,21 +27,17 @@ KERNEL_VERSION_TABLE = "alembic_version_kernel"
 MIGRATION_LOCK_KEY = 0x6579687562_6D6967 % (2**63)
 
 
-def script_location(target: str) -> Path:
-    """``kernel`` or a component name → its migrations folder."""
-    if target == "kernel":
-        return Path(__file__).parent / "kernel_migrations"
-    package = "gateway" if target == "gateway" else f"services.{target}"
-    module = importlib.import_module(package)
-    return Path(module.__file__).parent / "migrations"  # type: ignore[arg-type]
+#: The kernel's own tables (mail outbox, messaging outbox/inbox/retries/dead letters).
+KERNEL_MIGRATIONS = Path(__file__).parent / "kernel_migrations"
 
 
-def alembic_config(target: str, url: str) -> Config:
+def alembic_config(folder: Path, url: str) -> Config:
+    """Alembic config for one script folder; the kernel's keeps its own version table."""
     cfg = Config()
-    cfg.set_main_option("script_location", str(script_location(target)))
+    cfg.set_main_option("script_location", str(folder))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["version_table"] = (
-        KERNEL_VERSION_TABLE if target == "kernel" else "alembic_version"
+        KERNEL_VERSION_TABLE if folder == KERNEL_MIGRATIONS else "alembic_version"
     )
     return cfg
 
@@ -71,8 +68,13 @@ def _run(connection, metadata: MetaData, version_table: str) -> None:  # type: i
         context.run_migrations()
 
 
-def upgrade(component: str, settings: Settings, revision: str = "head") -> None:
-    """Bring one component's database to ``revision`` (kernel tables first)."""
+def upgrade(
+    component: str, settings: Settings, migrations: Path | None, revision: str = "head"
+) -> None:
+    """Bring ``component``'s database to ``revision``: kernel tables, then ``migrations``.
+
+    ``migrations`` is the component's own script folder (None: kernel tables only).
+    """
     url = settings.database_url(component)
     engine = make_engine(url)
     try:
@@ -82,10 +84,10 @@ def upgrade(component: str, settings: Settings, revision: str = "head") -> None:
                 conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
                 conn.commit()
             try:
-                for target in ("kernel", component):
-                    if not (script_location(target) / "versions").is_dir():
+                for folder in (KERNEL_MIGRATIONS, migrations):
+                    if folder is None or not (folder / "versions").is_dir():
                         continue
-                    cfg = alembic_config(target, url)
+                    cfg = alembic_config(folder, url)
                     cfg.attributes["connection"] = conn
                     command.upgrade(cfg, revision)
                     conn.commit()
@@ -98,18 +100,19 @@ def upgrade(component: str, settings: Settings, revision: str = "head") -> None:
     log.info("migrated", extra={"database_of": component})
 
 
-def revision(target: str, settings: Settings, message: str) -> None:
-    """Autogenerate a new revision for ``target`` against its current database."""
-    component = "gateway" if target == "kernel" else target
-    upgrade(component, settings)
+def revision(component: str, migrations: Path | None, settings: Settings, message: str) -> None:
+    """Autogenerate a revision of ``migrations`` (None: the kernel's) against
+    ``component``'s current database."""
+    upgrade(component, settings, migrations)
+    folder = migrations or KERNEL_MIGRATIONS
     # One template for every script folder: borrow the kernel's while generating.
-    template = script_location(target) / "script.py.mako"
+    template = folder / "script.py.mako"
     borrowed = not template.exists()
     if borrowed:
-        shutil.copy(script_location("kernel") / "script.py.mako", template)
+        shutil.copy(KERNEL_MIGRATIONS / "script.py.mako", template)
     try:
         command.revision(
-            alembic_config(target, settings.database_url(component)),
+            alembic_config(folder, settings.database_url(component)),
             message=message,
             autogenerate=True,
         )

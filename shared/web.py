@@ -1,9 +1,10 @@
 """The Flask app factory every component builds on.
 
-``create_component_app`` gives a service, in one call, what DESIGN.md asks of all of
-them: problem documents for every error, request ids, JSON access logs, health,
-readiness and metrics, OpenAPI at ``/openapi.json`` via flask-smorest, and a size limit
-on request bodies. A service adds its blueprints and its own readiness checks.
+``create_component_app`` gives a service, in one call, what every component owes its
+clients (docs/architecture.md, "The HTTP contract"): problem documents for every error,
+request ids, JSON access logs, health, readiness and metrics, OpenAPI at
+``/openapi.json`` via flask-smorest, and a size limit on request bodies. A service
+adds its blueprints and its own readiness checks.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
@@ -124,19 +126,24 @@ def create_component_app(
     component: str,
     *,
     title: str,
+    migrations: Path | None = None,
     description: str = "",
     settings: Settings | None = None,
     blueprints: Iterable[Blueprint] = (),
     readiness_checks: Iterable[tuple[str, Check]] = (),
     configure: Callable[[Flask, Runtime], None] | None = None,
 ) -> Flask:
-    """Build a component's Flask app with the whole kernel wired in."""
+    """Build a component's Flask app with the whole kernel wired in.
+
+    ``migrations``: the component's own Alembic folder, applied (after the kernel's
+    tables) at start when ``settings.should_migrate_at_start``.
+    """
     settings = settings or load_settings()
     configure_logging(component, settings.log_level)
     if settings.should_migrate_at_start(component):
         from shared.migrations import upgrade
 
-        upgrade(component, settings)
+        upgrade(component, settings, migrations)
 
     app = Flask(component)
     app.config.update(

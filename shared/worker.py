@@ -1,8 +1,10 @@
 """The worker process of a service: bus consumers, outbox relay, periodic jobs, mail.
 
 Each piece runs in its own thread; a piece that crashes is logged and restarted
-after a pause, so one bad job cannot stop the relay. SIGTERM/SIGINT set a stop flag
-that every loop watches, and the process exits once they have all returned.
+after a backoff pause, so one bad job cannot stop the relay. SIGTERM/SIGINT set a
+stop flag that every loop watches, and the process exits once they have all returned.
+The launcher (``eyhub/``) says what a service's worker runs: its handler registry,
+its jobs and its migrations; the kernel adds mail delivery and the messaging loops.
 """
 
 from __future__ import annotations
@@ -13,15 +15,23 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from shared.config import Settings
 from shared.db import Database
 from shared.logs import configure_logging
+from shared.retry import Backoff
+from shared.singleton import singleton
+
+if TYPE_CHECKING:
+    from shared.messaging.inbox import Registry
+    from shared.messaging.topology import Subscription
 
 log = logging.getLogger("eyhub.worker")
 
 Loop = Callable[[threading.Event], None]
+Jobs = Callable[["Worker"], None]
 
 
 @dataclass
@@ -42,13 +52,24 @@ class Worker:
 
         return deco
 
-    def every(self, seconds: float, name: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
-        """Register a periodic job, run every ``seconds`` (measured from its end)."""
+    def every(
+        self, seconds: float, name: str, *, singleton_lock: bool = False
+    ) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+        """Register a periodic job, run every ``seconds`` (measured from its end).
+
+        ``singleton_lock``: across replicas of this worker only one runs the job at a
+        time (``shared.singleton``); the others skip that round.
+        """
 
         def deco(fn: Callable[[], Any]) -> Callable[[], Any]:
             def run(stop: threading.Event) -> None:
                 while not stop.is_set():
-                    fn()
+                    if singleton_lock:
+                        with singleton(self.db, f"{self.component}:{name}") as mine:
+                            if mine:
+                                fn()
+                    else:
+                        fn()
                     stop.wait(seconds)
 
             self.loops[name] = run
@@ -57,15 +78,14 @@ class Worker:
         return deco
 
     def _supervise(self, name: str, fn: Loop) -> None:
-        pause = 1.0
+        backoff = Backoff(base=1.0, cap=30.0)
         while not self.stop.is_set():
             try:
                 fn(self.stop)
                 return
             except Exception:
                 log.exception("worker loop crashed; restarting", extra={"loop": name})
-                self.stop.wait(pause)
-                pause = min(pause * 2, 30.0)
+                backoff.pause(self.stop)
 
     def run(self) -> int:
         def _signal(signum: int, _frame: Any) -> None:
@@ -81,8 +101,7 @@ class Worker:
         for t in threads:
             t.start()
         log.info("worker started", extra={"loops": sorted(self.loops)})
-        while not self.stop.is_set():
-            self.stop.wait(0.5)
+        self.stop.wait()
         deadline = time.monotonic() + 10
         for t in threads:
             t.join(max(0.0, deadline - time.monotonic()))
@@ -90,16 +109,27 @@ class Worker:
         return 0
 
 
-def build_worker(component: str, settings: Settings) -> Worker:
-    """A worker with the kernel's jobs (mail) and the service's own (``jobs.register``)."""
-    import importlib
+def build_worker(
+    component: str,
+    settings: Settings,
+    *,
+    subscriptions: tuple[Subscription, ...],
+    migrations: Path | None = None,
+    handlers: Registry | None = None,
+    jobs: Jobs | None = None,
+) -> Worker:
+    """A worker with the kernel's loops (mail, relay, consumers) and the service's jobs.
 
+    ``subscriptions`` is the whole bus topology (every process declares all of it);
+    ``handlers`` the service's own registry, checked against it before anything runs.
+    """
     from shared import mail
+    from shared.messaging.runtime import install_worker
     from shared.migrations import upgrade
 
     configure_logging(f"{component}-worker", settings.log_level)
     if settings.should_migrate_at_start(component):
-        upgrade(component, settings)
+        upgrade(component, settings, migrations)
     db = Database(settings.database_url(component), name=component)
     worker = Worker(component=component, settings=settings, db=db)
 
@@ -107,18 +137,7 @@ def build_worker(component: str, settings: Settings) -> Worker:
     def _mail() -> None:
         mail.deliver_pending(db, settings)
 
-    for hook in WORKER_HOOKS:
-        hook(worker)
-    jobs = importlib.import_module(f"services.{component}.jobs")
-    jobs.register(worker)
+    install_worker(worker, subscriptions, handlers)
+    if jobs is not None:
+        jobs(worker)
     return worker
-
-
-def _messaging(worker: Worker) -> None:
-    from shared.messaging.runtime import install_worker
-
-    install_worker(worker)
-
-
-#: Kernel-wide additions to every worker (the messaging relay and consumers add theirs).
-WORKER_HOOKS: list[Callable[[Worker], None]] = [_messaging]

@@ -1,4 +1,8 @@
-"""Write ``deploy/rabbitmq/definitions.json`` from ``shared.messaging.topology``.
+"""Write ``deploy/rabbitmq/definitions.json`` from the topology the code declares.
+
+The topology is derived from the services' handler registries (``eyhub/components.py``
+→ ``shared.messaging.topology.subscriptions_from``): a queue per consuming service and
+purpose, bound to exactly the types its handlers take.
 
 The broker is pre-declared at boot from that file (``load_definitions``) and every worker
 declares the same exchanges and queues again through kombu; RabbitMQ refuses a
@@ -36,9 +40,10 @@ def topology() -> dict[str, Any]:
     """The production (RabbitMQ, no namespace) topology as the code declares it."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
+    from eyhub.components import subscriptions
     from shared.messaging.topology import definitions
 
-    return definitions()
+    return definitions(subscriptions())
 
 
 def password_hash(password: str, salt: bytes = _DEV_SALT) -> str:

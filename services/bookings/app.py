@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from services.bookings import MIGRATIONS
 from services.bookings.api import bp as bookings_bp
 from services.bookings.feed_api import bp as feeds_bp
 from shared.config import Settings
@@ -13,6 +14,7 @@ from shared.web import create_component_app
 def create_app(settings: Settings | None = None) -> Flask:
     return create_component_app(
         "bookings",
+        migrations=MIGRATIONS,
         title="eyhub bookings",
         description="Bookings, waiting lists, attendance, CPD record, invites and calendar feeds.",
         settings=settings,

@@ -16,39 +16,27 @@ from sqlalchemy.orm import Session
 from services.bookings import operations as ops
 from services.bookings.models import SessionReplica
 from services.bookings.snapshots import snapshot_from_catalogue
-from shared.config import Settings, load_settings
 from shared.events import catalogue as catalogue_events
-from shared.messaging import Event, handles
+from shared.messaging import Event, HandlerContext, Registry
 
-_settings: Settings | None = None
-
-
-def bind(settings: Settings) -> None:
-    """Give the handlers the worker's settings (mail sender, public URL for invites)."""
-    global _settings
-    _settings = settings
+#: What the bookings worker consumes; the launcher hands it to the worker and the bus
+#: topology is derived from it (one queue per purpose, bound to these types).
+handlers = Registry("bookings")
 
 
-def settings() -> Settings:
-    global _settings
-    if _settings is None:
-        _settings = load_settings()
-    return _settings
-
-
-@handles(
+@handlers.handles(
     catalogue_events.SESSION_SCHEDULED,
     catalogue_events.SESSION_RESCHEDULED,
     catalogue_events.SESSION_CANCELLED,
     catalogue_events.EVENT_UPDATED,
     queue="catalogue-sessions",
 )
-def on_catalogue(s: Session, event: Event) -> None:
+def on_catalogue(s: Session, event: Event, ctx: HandlerContext) -> None:
     data = event.data
     if event.type in (catalogue_events.SESSION_SCHEDULED, catalogue_events.SESSION_RESCHEDULED):
-        ops.apply_session_snapshot(s, settings(), snapshot_from_catalogue(data))
+        ops.apply_session_snapshot(s, ctx.settings, snapshot_from_catalogue(data))
     elif event.type == catalogue_events.SESSION_CANCELLED:
-        _cancelled(s, data)
+        _cancelled(s, ctx, data)
     elif event.type == catalogue_events.EVENT_UPDATED:
         changed = set(data.get("changed") or ())
         fields: dict[str, Any] = {
@@ -58,11 +46,11 @@ def on_catalogue(s: Session, event: Event) -> None:
         }
         fields["status"] = data["event_status"]
         ops.apply_event_updated(
-            s, settings(), data["event_id"], fields, changed_at=data.get("changed_at")
+            s, ctx.settings, data["event_id"], fields, changed_at=data.get("changed_at")
         )
 
 
-def _cancelled(s: Session, data: dict[str, Any]) -> None:
+def _cancelled(s: Session, ctx: HandlerContext, data: dict[str, Any]) -> None:
     session_id: uuid.UUID = data["session_id"]
     if s.get(SessionReplica, session_id) is None:
         # Cancelled before we ever saw it: keep a tombstone so a late "scheduled"
@@ -86,4 +74,4 @@ def _cancelled(s: Session, data: dict[str, Any]) -> None:
         )
         s.flush()
         return
-    ops.apply_session_cancelled(s, settings(), session_id, reason=data.get("reason") or None)
+    ops.apply_session_cancelled(s, ctx.settings, session_id, reason=data.get("reason") or None)

@@ -74,11 +74,8 @@ def send_reminders(db: Database, settings: Settings, *, now: datetime | None = N
 
 
 def register(worker: Worker) -> None:
-    """Add the bookings service's periodic jobs to its worker."""
-    from services.bookings import handlers
+    """Add the bookings service's periodic jobs to its worker (one replica at a time)."""
 
-    handlers.bind(worker.settings)
-
-    @worker.every(60.0, "bookings-reminders")
+    @worker.every(60.0, "bookings-reminders", singleton_lock=True)
     def _reminders() -> None:
         send_reminders(worker.db, worker.settings)

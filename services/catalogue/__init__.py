@@ -1,1 +1,6 @@
 """The catalogue service: hubs, events and their sessions; public hub calendars."""
+
+from pathlib import Path
+
+#: Alembic scripts of this component's own tables (the kernel adds its tables first).
+MIGRATIONS = Path(__file__).parent / "migrations"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from services.catalogue import MIGRATIONS
 from services.catalogue.api import bp
 from shared.config import Settings
 from shared.web import create_component_app
@@ -14,6 +15,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     return create_component_app(
         "catalogue",
+        migrations=MIGRATIONS,
         title="eyhub catalogue",
         description="Hubs, events and their sessions; public hub calendars.",
         settings=settings,

@@ -1,7 +1,8 @@
 """Alembic environment for the kernel tables (outbox, inbox, dead letters, mail)."""
 
 import shared.mail  # registers its tables on KernelBase
-import shared.messaging.models  # noqa: F401  (the same)
+import shared.messaging.models
+import shared.singleton  # noqa: F401  (the same)
 from shared.db import KernelBase
 from shared.migrations import run_env
 

@@ -1,12 +1,15 @@
-"""``eyhub dead-letters SERVICE [--replay ID]``: what a service gave up on, and a way back."""
+"""Operator commands of the bus: ``eyhub dead-letters`` and ``eyhub queues``."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import click
 
-from shared.config import COMPONENTS, ConfigError, load_settings
+from shared.cli_support import settings_or_usage_error
+from shared.config import COMPONENTS
+from shared.messaging.topology import Subscription
 
 
 @click.command("dead-letters")
@@ -22,12 +25,9 @@ def dead_letters_cmd(
     from shared.messaging import dead_letters
     from shared.migrations import upgrade
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from exc
+    settings = settings_or_usage_error()
     if settings.should_migrate_at_start(service):
-        upgrade(service, settings)
+        upgrade(service, settings, None)  # the kernel's tables are all this reads
     db = Database(settings.database_url(service), name=service)
     try:
         if replay_id:
@@ -52,6 +52,35 @@ def dead_letters_cmd(
             click.echo(f"{len(rows)} dead letter(s)")
     finally:
         db.dispose()
+
+
+def queues_command(subscriptions: Callable[[], tuple[Subscription, ...]]) -> click.Command:
+    """``eyhub queues`` over the topology the launcher composes from the handlers."""
+
+    @click.command("queues")
+    @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+    def queues_cmd(as_json: bool) -> None:
+        """Each queue: depth, consumers and the age of its oldest waiting message."""
+        from shared.messaging.queues import queue_report
+
+        report = queue_report(settings_or_usage_error(), subscriptions())
+        if as_json:
+            for row in report:
+                click.echo(json.dumps(row.as_dict()))
+            return
+
+        def show(value: object, unit: str = "") -> str:
+            return "-" if value is None else f"{value}{unit}"
+
+        click.echo(f"{'QUEUE':<36} {'DEPTH':>6} {'CONSUMERS':>9} {'OLDEST':>10}")
+        for row in report:
+            click.echo(
+                f"{row.queue:<36} {show(row.depth):>6} {show(row.consumers):>9} "
+                f"{show(row.oldest_age_s, 's'):>10}"
+            )
+        click.echo(f"{len(report)} queue(s); '-' = not known (see `eyhub queues --help`)")
+
+    return queues_cmd
 
 
 commands: list[click.Command] = [dead_letters_cmd]

@@ -1,20 +1,23 @@
 """Consuming: the ``@handles`` registry, the inbox (exactly-once effects), retries, dead letters.
 
-Writing handlers (the convention): a service's handlers live in
-``services/<service>/handlers.py``; the worker imports that module if it exists, which
-registers them::
+Writing handlers: a service keeps one ``Registry`` of its handlers (by convention in
+``services/<service>/handlers.py``) and the launcher (``eyhub/components.py``) hands it
+to the worker::
 
-    from shared.messaging import Event, handles
+    from shared.messaging import Event, HandlerContext, Registry
 
-    @handles("catalogue.session.scheduled", "catalogue.session.rescheduled",
-             queue="catalogue-sessions")
-    def on_session(session: Session, event: Event) -> None:
-        operations.apply_session_snapshot(session, event.data)   # one transaction
+    handlers = Registry("bookings")
 
-``queue`` is the purpose part of the durable queue ``<service>.<purpose>``; the queue
-and its binding keys are declared in ``shared/messaging/topology.py`` (the consumer
-refuses to start if a handler names a queue or type the topology does not bind). The
-service is taken from the module name (``services.<service>.handlers``) or ``service=``.
+    @handlers.handles("catalogue.session.scheduled", "catalogue.session.rescheduled",
+                      queue="catalogue-sessions")
+    def on_session(session: Session, event: Event, ctx: HandlerContext) -> None:
+        operations.apply_session_snapshot(session, ctx.settings, event.data)
+
+``queue`` is the purpose part of the durable queue ``<service>.<purpose>``. The
+topology is derived from the registries (``topology.subscriptions_from``): a queue
+exists only for a handler that runs, bound to exactly the types it handles. The
+handler gets the unit of work (the session of the inbox transaction) and a context
+(settings, clock) instead of reaching for globals, so a test can call it with fakes.
 
 Guarantees:
 
@@ -44,8 +47,6 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
 import json
 import logging
 import threading
@@ -54,7 +55,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from kombu import Consumer as KombuConsumer
@@ -70,10 +71,20 @@ from shared.messaging.broker import connect
 from shared.messaging.envelope import BadEnvelope, Event, causation_id_var, parse_envelope
 from shared.messaging.models import DeadLetter, InboxEntry, RetryEntry
 from shared.messaging.topology import Topology
+from shared.retry import Backoff, backoff_delay
 
 log = logging.getLogger("eyhub.messaging.consumer")
 
-Handler = Callable[[Session, Event], None]
+
+@dataclass(frozen=True)
+class HandlerContext:
+    """What a handler may need besides its unit of work and the event."""
+
+    settings: Settings
+    clock: Callable[[], datetime] = utcnow
+
+
+Handler = Callable[[Session, Event, HandlerContext], None]
 
 
 def is_stale(current_version: int | None, incoming_version: int) -> bool:
@@ -95,78 +106,69 @@ class HandlerSpec:
 
 @dataclass
 class Registry:
-    """Handlers by service; the module-level ``REGISTRY`` is what ``@handles`` fills."""
+    """One service's handlers; ``handles`` registers, the worker consumes what is here."""
 
+    service: str
     specs: list[HandlerSpec] = field(default_factory=list)
 
-    def handles(
-        self, *event_types: str, queue: str, service: str | None = None
-    ) -> Callable[[Handler], Handler]:
-        """Register ``fn(session, event)`` for ``event_types`` on ``<service>.<queue>``."""
+    def handles(self, *event_types: str, queue: str) -> Callable[[Handler], Handler]:
+        """Register ``fn(session, event, ctx)`` for ``event_types`` on ``<service>.<queue>``."""
         if not event_types:
             raise ValueError("@handles needs at least one event type")
 
         def deco(fn: Handler) -> Handler:
-            svc = service or _service_of(fn)
             for spec in self.specs:
-                if spec.service == svc and spec.purpose == queue:
-                    clash = set(spec.event_types) & set(event_types)
-                    if clash and spec.fn is not fn:
-                        raise ValueError(f"{svc}.{queue} already handles {sorted(clash)}")
-            self.specs.append(HandlerSpec(svc, queue, tuple(event_types), fn))
+                clash = set(spec.event_types) & set(event_types)
+                if spec.purpose == queue and clash and spec.fn is not fn:
+                    raise ValueError(f"{self.service}.{queue} already handles {sorted(clash)}")
+            self.specs.append(HandlerSpec(self.service, queue, tuple(event_types), fn))
             return fn
 
         return deco
 
-    def for_service(self, service: str) -> dict[str, dict[str, Handler]]:
-        """``{purpose: {event_type: handler}}`` for one service."""
+    def by_purpose(self) -> dict[str, dict[str, Handler]]:
+        """``{purpose: {event_type: handler}}``."""
         out: dict[str, dict[str, Handler]] = {}
         for spec in self.specs:
-            if spec.service == service:
-                for event_type in spec.event_types:
-                    out.setdefault(spec.purpose, {})[event_type] = spec.fn
+            for event_type in spec.event_types:
+                out.setdefault(spec.purpose, {})[event_type] = spec.fn
         return out
 
 
-def _service_of(fn: Handler) -> str:
-    parts = fn.__module__.split(".")
-    if len(parts) >= 2 and parts[0] == "services":
-        return parts[1]
-    raise ValueError(f"{fn.__module__}.{fn.__name__}: pass service= to @handles")
+def check_handlers(registry: Registry, topology: Topology) -> None:
+    """The topology must bind exactly what the service handles, no more and no less.
 
-
-REGISTRY = Registry()
-handles = REGISTRY.handles
-
-
-def load_handlers(service: str) -> bool:
-    """Import ``services.<service>.handlers`` if it exists (that registers its handlers)."""
-    name = f"services.{service}.handlers"
-    try:
-        if importlib.util.find_spec(name) is None:
-            return False
-    except ModuleNotFoundError:
-        return False
-    importlib.import_module(name)
-    return True
-
-
-def check_handlers(service: str, topology: Topology, registry: Registry) -> None:
-    """Every handled (queue, type) must be bound in the topology; fail at start, clearly."""
-    for purpose, by_type in registry.for_service(service).items():
-        sub = topology.subscription(service, purpose)
-        unbound = sorted(set(by_type) - set(sub.binding_keys))
+    A bound key without a handler would dead-letter every such message; a handler
+    without a binding would never run; a type without a schema can never be published.
+    Each is a wiring mistake, so the worker refuses to start with the reason.
+    """
+    problems: list[str] = []
+    handled = registry.by_purpose()
+    for purpose, by_type in handled.items():
+        unknown = sorted(set(by_type) - set(schemas.known_types()))
+        if unknown:
+            problems.append(f"{registry.service}.{purpose} handles unknown event types {unknown}")
+    bound = {
+        sub.purpose: set(sub.binding_keys)
+        for sub in topology.subscriptions
+        if sub.service == registry.service
+    }
+    for purpose in sorted(set(handled) | set(bound)):
+        queue = f"{registry.service}.{purpose}"
+        unbound = sorted(set(handled.get(purpose, {})) - bound.get(purpose, set()))
+        unhandled = sorted(bound.get(purpose, set()) - set(handled.get(purpose, {})))
         if unbound:
-            raise LookupError(
-                f"{service}.{purpose} handles {unbound} but the topology does not bind them "
-                "(shared/messaging/topology.py SUBSCRIPTIONS)"
-            )
+            problems.append(f"{queue} handles {unbound} but the topology does not bind them")
+        if unhandled:
+            problems.append(f"{queue} is bound to {unhandled} but no handler takes them")
+    if problems:
+        raise LookupError("bus wiring: " + "; ".join(problems))
 
 
 def backoff_seconds(settings: Settings, attempts: int) -> float:
     """Delay before attempt ``attempts + 1``: base, 2 base, 4 base... capped."""
-    return min(
-        settings.bus_retry_base_seconds * 2 ** max(attempts - 1, 0), settings.bus_retry_max_seconds
+    return backoff_delay(
+        attempts, base=settings.bus_retry_base_seconds, cap=settings.bus_retry_max_seconds
     )
 
 
@@ -185,16 +187,20 @@ class Dispatcher:
         db: Database,
         topology: Topology,
         registry: Registry,
+        context: HandlerContext | None = None,
     ) -> None:
+        if registry.service != service:
+            raise ValueError(f"{service}'s dispatcher was given {registry.service}'s handlers")
         self.service = service
         self.settings = settings
         self.db = db
         self.topology = topology
-        check_handlers(service, topology, registry)
+        self.context = context or HandlerContext(settings)
+        check_handlers(registry, topology)
         #: queue name → {event type → handler}
         self.handlers: dict[str, dict[str, Handler]] = {
             topology.queue_name(service, purpose): by_type
-            for purpose, by_type in registry.for_service(service).items()
+            for purpose, by_type in registry.by_purpose().items()
         }
 
     # -- one message -----------------------------------------------------------------
@@ -275,7 +281,7 @@ class Dispatcher:
                     )
                 )
                 s.flush()  # a concurrent twin blocks here, then fails: a duplicate
-                handler(s, event)
+                handler(s, event, self.context)
                 if retry_id is not None:
                     s.execute(delete(RetryEntry).where(RetryEntry.id == retry_id))
             log.debug("handled", extra={"event_type": event.type, "message_id": str(event.id)})
@@ -443,12 +449,13 @@ class Consumer:
         settings: Settings,
         db: Database,
         *,
-        topology: Topology | None = None,
-        registry: Registry = REGISTRY,
+        topology: Topology,
+        registry: Registry,
+        context: HandlerContext | None = None,
     ) -> None:
         self.settings = settings
-        self.topology = topology or Topology(settings)
-        self.dispatcher = Dispatcher(service, settings, db, self.topology, registry)
+        self.topology = topology
+        self.dispatcher = Dispatcher(service, settings, db, topology, registry, context)
         self.service = service
         #: how often parked messages are looked at (a fraction of the first backoff)
         self.retry_check_seconds = min(0.5, max(settings.bus_retry_base_seconds / 4, 0.02))
@@ -512,7 +519,7 @@ class Consumer:
         return out
 
     def run(self, stop: threading.Event) -> None:
-        pause = 0.1
+        backoff = Backoff(base=0.1, cap=5.0)
         while not stop.is_set():
             conn = None
             try:
@@ -523,7 +530,7 @@ class Consumer:
                 consumers = self._consumers(channel)
                 for c in consumers:
                     c.consume()
-                pause = 0.1
+                backoff.succeeded()
                 next_retries = 0.0
                 while not stop.is_set():
                     if time.monotonic() >= next_retries:
@@ -538,8 +545,7 @@ class Consumer:
                     "consumer interrupted; reconnecting",
                     extra={"error": f"{type(exc).__name__}: {exc}"[:300], "service": self.service},
                 )
-                stop.wait(pause)
-                pause = min(pause * 2, 5.0)
+                backoff.pause(stop)
             finally:
                 try:
                     if conn is not None:

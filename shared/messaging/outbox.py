@@ -90,14 +90,14 @@ class Relay:
         component: str,
         settings: Settings,
         db: Database,
-        topology: Topology | None = None,
+        topology: Topology,
         *,
         batch: int = BATCH,
     ) -> None:
         self.component = component
         self.settings = settings
         self.db = db
-        self.topology = topology or Topology(settings)
+        self.topology = topology
         self.batch = batch
         self._conn: Connection | None = None
         self._producer: Producer | None = None

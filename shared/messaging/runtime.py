@@ -11,8 +11,9 @@ from sqlalchemy import delete
 from shared import metrics
 from shared.db import Database, utcnow
 from shared.messaging import dead_letters, outbox
-from shared.messaging.inbox import REGISTRY, Consumer, load_handlers
+from shared.messaging.inbox import Consumer, Registry
 from shared.messaging.models import InboxEntry, OutboxMessage
+from shared.messaging.topology import Subscription, Topology
 
 if TYPE_CHECKING:
     from shared.worker import Worker
@@ -33,13 +34,25 @@ def prune(db: Database, retention_days: float) -> None:
         s.execute(delete(InboxEntry).where(InboxEntry.handled_at < cutoff))
 
 
-def install_worker(worker: Worker) -> None:
-    """Add the outbox relay, the service's consumers (if it has handlers) and upkeep."""
-    relay = outbox.Relay(worker.component, worker.settings, worker.db)
+def install_worker(
+    worker: Worker, subscriptions: tuple[Subscription, ...], handlers: Registry | None
+) -> None:
+    """Add the outbox relay, the service's consumers (if it has handlers) and upkeep.
+
+    The consumer checks ``handlers`` against the topology first: a worker whose
+    bindings and handlers disagree does not start.
+    """
+    topology = Topology(worker.settings, subscriptions)
+    relay = outbox.Relay(worker.component, worker.settings, worker.db, topology)
     worker.loop("outbox-relay")(relay.run)
     worker.extras["relay"] = relay
-    load_handlers(worker.component)
-    consumer = Consumer(worker.component, worker.settings, worker.db, registry=REGISTRY)
+    consumer = Consumer(
+        worker.component,
+        worker.settings,
+        worker.db,
+        topology=topology,
+        registry=handlers or Registry(worker.component),
+    )
     if consumer.has_work:
         worker.loop("bus-consumer")(consumer.run)
         worker.extras["consumer"] = consumer
@@ -50,7 +63,7 @@ def install_worker(worker: Worker) -> None:
         metrics.OUTBOX_BACKLOG.labels(worker.component).set(figures["outbox_backlog"])
         metrics.DEAD_LETTERS.labels(worker.component).set(figures["dead_letters"])
 
-    @worker.every(3600.0, "messaging-prune")
+    @worker.every(3600.0, "messaging-prune", singleton_lock=True)
     def _prune() -> None:
         prune(worker.db, worker.settings.bus_retention_days)
 

@@ -10,20 +10,26 @@ per (consuming service, purpose) named ``<service>.<purpose>``; on RabbitMQ a di
 dead-letter exchange ``eyhub.dead-letters`` and one ``<service>.dead-letters`` queue
 per service. With ``settings.bus_namespace`` every name gets the prefix ``<ns>.``.
 
-To consume a new event type: add its routing key to the service's ``Subscription``
-here, then ``@handles`` it (``shared.messaging.inbox``); the consumer refuses to start
-when a handler names a queue or type this table does not bind.
-``definitions()`` lists everything with arguments, for deploy/rabbitmq.
+The subscriptions are derived from the services' handler registries
+(``subscriptions_from``), so a queue exists only for a consumer that runs and is bound
+to exactly the types it handles: to consume a new event type, register a handler
+(``shared.messaging.inbox.Registry.handles``). The launcher (``eyhub/components.py``)
+collects the registries of every service; ``definitions()`` renders the result with
+arguments for deploy/rabbitmq.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kombu import Exchange, Queue, binding
 
 from shared.config import Settings
+
+if TYPE_CHECKING:
+    from shared.messaging.inbox import Registry
 
 EVENTS_EXCHANGE = "eyhub.events"
 DEAD_LETTER_EXCHANGE = "eyhub.dead-letters"
@@ -41,38 +47,14 @@ class Subscription:
     binding_keys: tuple[str, ...]
 
 
-SUBSCRIPTIONS: tuple[Subscription, ...] = (
-    Subscription(
-        "bookings",
-        "catalogue-sessions",
-        (
-            "catalogue.session.scheduled",
-            "catalogue.session.rescheduled",
-            "catalogue.session.cancelled",
-            "catalogue.event.updated",
-        ),
-    ),
-    Subscription(
-        "bookings", "budget-funding", ("budget.funding.committed", "budget.funding.declined")
-    ),
-    Subscription(
-        "budget",
-        "bookings",
-        (
-            "bookings.booking.confirmed",
-            "bookings.booking.cancelled",
-            "bookings.funding.requested",
-            "bookings.attendance.recorded",
-            "bookings.payment.succeeded",
-            "bookings.payment.refunded",
-        ),
-    ),
-    Subscription(
-        "budget",
-        "mentoring",
-        ("mentoring.match.accepted", "mentoring.match.closed", "mentoring.meeting.logged"),
-    ),
-)
+def subscriptions_from(registries: Iterable[Registry]) -> tuple[Subscription, ...]:
+    """One queue per (service, purpose) that has handlers, bound to the handled types."""
+    subs = [
+        Subscription(registry.service, purpose, tuple(sorted(by_type)))
+        for registry in registries
+        for purpose, by_type in registry.by_purpose().items()
+    ]
+    return tuple(sorted(subs, key=lambda s: (s.service, s.purpose)))
 
 
 class Topology:
@@ -81,7 +63,7 @@ class Topology:
     def __init__(
         self,
         settings: Settings,
-        subscriptions: tuple[Subscription, ...] = SUBSCRIPTIONS,
+        subscriptions: tuple[Subscription, ...],
         *,
         server: bool | None = None,
     ) -> None:
@@ -111,9 +93,7 @@ class Topology:
         for sub in self.subscriptions:
             if (sub.service, sub.purpose) == (service, purpose):
                 return sub
-        raise LookupError(
-            f"no queue {service}.{purpose} in the topology (shared/messaging/topology.py)"
-        )
+        raise LookupError(f"no queue {service}.{purpose} in the topology: no handler for it")
 
     def _queue_arguments(self, name: str) -> dict[str, Any]:
         if not self.server:
@@ -204,9 +184,11 @@ class Topology:
         }
 
 
-def definitions(settings: Settings | None = None) -> dict[str, Any]:
+def definitions(
+    subscriptions: tuple[Subscription, ...], settings: Settings | None = None
+) -> dict[str, Any]:
     """The production (RabbitMQ) topology, without namespace unless ``settings`` has one."""
     from pathlib import Path
 
     settings = settings or Settings(data_dir=Path("."))
-    return Topology(settings, server=True).describe()
+    return Topology(settings, subscriptions, server=True).describe()

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from services.bookings import handlers
+from eyhub.components import subscriptions
+from services.bookings.handlers import handlers
 from shared.db import utcnow
 from shared.events import catalogue as ev
 from shared.messaging.envelope import make_envelope
-from shared.messaging.inbox import REGISTRY, Dispatcher, load_handlers
+from shared.messaging.inbox import Dispatcher
 from shared.messaging.topology import Topology
 from tests.bookings.conftest import BookingsApp, session_snapshot
 
@@ -21,10 +22,8 @@ from tests.bookings.conftest import BookingsApp, session_snapshot
 def deliver(bookings_app: BookingsApp):  # type: ignore[no-untyped-def]
     """Deliver one catalogue event to the bookings consumer; returns the outcome."""
     settings = bookings_app.settings
-    load_handlers("bookings")
-    handlers.bind(settings)
-    topology = Topology(settings)
-    dispatcher = Dispatcher("bookings", settings, bookings_app.db, topology, REGISTRY)
+    topology = Topology(settings, subscriptions())
+    dispatcher = Dispatcher("bookings", settings, bookings_app.db, topology, handlers)
     queue = topology.queue_name("bookings", "catalogue-sessions")
 
     def send(event_type: str, data: dict[str, Any], *, message_id: uuid.UUID | None = None) -> str:

@@ -20,7 +20,7 @@ from shared.messaging.broker import connect
 from shared.messaging.inbox import Consumer, Registry
 from shared.messaging.outbox import Relay
 from shared.messaging.testing import wait_until
-from shared.messaging.topology import Subscription, Topology
+from shared.messaging.topology import Topology, subscriptions_from
 from tests.catalogue.conftest import CatalogueApp, future
 
 TYPES = tuple(events.SCHEMAS)
@@ -30,13 +30,14 @@ TYPES = tuple(events.SCHEMAS)
 def bus(catalogue: CatalogueApp) -> Iterator[list[Event]]:
     """Relay the catalogue's outbox and consume it on a test queue; yields what arrived."""
     settings = catalogue.settings
-    topology = Topology(settings, (Subscription("cataloguetest", "all", TYPES),))
-    registry = Registry()
+    registry = Registry("cataloguetest")
     received: list[Event] = []
 
-    @registry.handles(*TYPES, queue="all", service="cataloguetest")
-    def _record(_s: Any, event: Event) -> None:
+    @registry.handles(*TYPES, queue="all")
+    def _record(_s: Any, event: Event, _ctx: Any) -> None:
         received.append(event)
+
+    topology = Topology(settings, subscriptions_from([registry]))
 
     relay = Relay("catalogue", settings, catalogue.db, topology)
     consumer = Consumer(

@@ -23,7 +23,8 @@ import click
 import pytest
 import yaml
 
-from shared.cli import main as eyhub_cli
+from eyhub.cli import main as eyhub_cli
+from eyhub.components import registries
 from shared.config import COMPONENTS, ENV_VARS, PORT_OFFSETS, SERVICES, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -230,7 +231,7 @@ def copy_sources() -> list[str]:
 
 def test_dockerfile_entrypoint_is_the_console_script() -> None:
     scripts = PYPROJECT["project"]["scripts"]
-    assert scripts == {"eyhub": "shared.cli:main"}
+    assert scripts == {"eyhub": "eyhub.cli:main"}
     stage = final_stage()
     assert stage[0] == ("FROM", "python:3.11-slim")
     entry = [json.loads(v) for op, v in stage if op == "ENTRYPOINT"]
@@ -318,7 +319,7 @@ def gunicorn_config(monkeypatch: pytest.MonkeyPatch, app: str, **env: str) -> An
 
 
 def test_gunicorn_conf_matches_eyhub_serve(monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.serving import gunicorn_options
+    from eyhub.serving import gunicorn_options
 
     env = {"EYHUB_PORT_BASE": "9000", "EYHUB_WEB_WORKERS": "3", "EYHUB_WEB_THREADS": "4"}
     cfg = gunicorn_config(monkeypatch, "services.bookings.app:create_app()", **env)
@@ -539,20 +540,13 @@ DEFINITIONS = json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text())
 GENERATOR = load_module(DEPLOY / "rabbitmq" / "generate.py", "eyhub_rabbitmq_generate")
 
 #: DESIGN.md §4: (event type, consuming service) pairs that must reach a queue of theirs.
+#: (event type, consuming service) from the handlers the services register: a queue
+#: exists only for a running consumer (eyhub/components.py derives the topology).
 CONSUMED = [
-    ("catalogue.session.scheduled", "bookings"),
-    ("catalogue.session.rescheduled", "bookings"),
-    ("catalogue.session.cancelled", "bookings"),
-    ("catalogue.event.updated", "bookings"),
-    ("budget.funding.committed", "bookings"),
-    ("budget.funding.declined", "bookings"),
-    ("bookings.booking.confirmed", "budget"),
-    ("bookings.booking.cancelled", "budget"),
-    ("bookings.funding.requested", "budget"),
-    ("bookings.attendance.recorded", "budget"),
-    ("bookings.payment.succeeded", "budget"),
-    ("bookings.payment.refunded", "budget"),
-    ("mentoring.meeting.logged", "budget"),
+    (event_type, registry.service)
+    for registry in registries()
+    for by_type in registry.by_purpose().values()
+    for event_type in by_type
 ]
 
 
@@ -565,9 +559,11 @@ def test_definitions_json_is_generated_from_the_code_topology() -> None:
 
 def test_definitions_declare_what_the_workers_declare() -> None:
     """Same names and arguments as kombu's declarations, or RabbitMQ answers 406."""
+    from eyhub.components import subscriptions
     from shared.messaging.topology import Topology
 
-    topology = Topology(load_settings({"EYHUB_BROKER_URL": "amqp://x@rabbitmq//"}))
+    settings = load_settings({"EYHUB_BROKER_URL": "amqp://x@rabbitmq//"})
+    topology = Topology(settings, subscriptions())
     assert topology.server
     declared = {q["name"]: q["arguments"] for q in DEFINITIONS["queues"]}
     assert declared == {q.name: dict(q.queue_arguments) for q in topology.all_queues()}

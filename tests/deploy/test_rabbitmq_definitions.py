@@ -26,6 +26,7 @@ import pytest
 import yaml
 from kombu import Connection, Exchange, Queue
 
+from eyhub.components import subscriptions
 from shared.config import load_settings
 from shared.messaging.topology import Topology
 
@@ -86,7 +87,7 @@ def compose_broker_password() -> str:
 
 
 def test_workers_declare_over_the_imported_definitions(scratch_broker: str) -> None:
-    topology = Topology(load_settings({"EYHUB_BROKER_URL": scratch_broker}))
+    topology = Topology(load_settings({"EYHUB_BROKER_URL": scratch_broker}), subscriptions())
     assert topology.server
     with Connection(scratch_broker, connect_timeout=5) as conn:
         channel = conn.channel()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.demo import DEMO_PASSWORD
+from gateway.demo import DEMO_PASSWORD
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e

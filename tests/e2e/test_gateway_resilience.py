@@ -48,7 +48,7 @@ class Processes:
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         subprocess.run(
-            [sys.executable, "-m", "shared.cli", "migrate", "gateway", "catalogue"],
+            [sys.executable, "-m", "eyhub", "migrate", "gateway", "catalogue"],
             cwd=REPO,
             env=self.env,
             check=True,
@@ -57,7 +57,7 @@ class Processes:
 
     def start(self, component: str) -> None:
         self.procs[component] = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "serve", component],
+            [sys.executable, "-m", "eyhub", "serve", component],
             cwd=REPO,
             env=self.env,
             start_new_session=True,

@@ -13,6 +13,7 @@ from flask import Flask, Response, jsonify, request
 from flask.testing import FlaskClient
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from gateway import MIGRATIONS
 from gateway.app import create_app
 from shared.migrations import upgrade
 from tests.support.backends import Backend, free_port_base
@@ -150,7 +151,9 @@ def make_gateway(backend: Backend, upstream: FakeUpstream) -> Callable[..., Flas
             **env,
         }
         settings = backend.settings(**overrides)
-        upgrade("gateway", settings)  # what `eyhub migrate` / `eyhub up` do before serving
+        upgrade(
+            "gateway", settings, MIGRATIONS
+        )  # what `eyhub migrate` / `eyhub up` do before serving
         app = create_app(settings)
         return app.test_client()
 

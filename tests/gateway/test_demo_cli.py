@@ -6,9 +6,8 @@ import uuid
 
 from click.testing import CliRunner
 
-from gateway.demo import people, seed
-from shared.cli import main
-from shared.demo import DEMO_PASSWORD
+from eyhub.cli import main
+from gateway.demo import DEMO_PASSWORD, people, seed
 from shared.vocabulary import SETTING_TYPES
 from tests.gateway.conftest import admin_token, auth, login
 from tests.support.backends import Backend

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from sqlalchemy import select
 
+from eyhub.components import COMPONENTS
 from shared.config import Settings, load_settings
 from shared.db import Database
 from shared.messaging.broker import connect
@@ -57,7 +58,7 @@ class Bus:
             self.overrides["EYHUB_BROKER_URL"] = urlunsplit(url._replace(netloc=netloc))
         self.settings = self.make_settings()
         for component in (things.PRODUCER, things.CONSUMER):
-            upgrade(component, self.settings)
+            upgrade(component, self.settings, COMPONENTS[component].migrations)
         self.producer_db = Database(self.settings.database_url(things.PRODUCER))
         self.consumer_db = Database(self.settings.database_url(things.CONSUMER))
         things.metadata.create_all(self.consumer_db.engine)

@@ -11,11 +11,11 @@ from kombu import Consumer, Producer
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
+from eyhub.components import subscriptions, worker_for
 from shared import events
-from shared.config import SERVICES
 from shared.messaging import is_stale, publish
 from shared.messaging.broker import connect
-from shared.messaging.inbox import REGISTRY, backoff_seconds, check_handlers, load_handlers
+from shared.messaging.inbox import backoff_seconds
 from shared.messaging.models import DeadLetter, OutboxMessage
 from shared.messaging.testing import (
     wait_for_dead_letters,
@@ -142,7 +142,7 @@ def test_what_rabbitmq_dead_letters_is_recorded_in_the_table(bus: Bus) -> None:
 
 
 def test_topology_lists_every_exchange_queue_argument_and_binding() -> None:
-    described = definitions()
+    described = definitions(subscriptions())
     exchanges = {e["name"]: e["type"] for e in described["exchanges"]}
     assert exchanges == {"eyhub.events": "topic", "eyhub.dead-letters": "direct"}
     queues = {q["name"]: q for q in described["queues"]}
@@ -164,18 +164,11 @@ def test_topology_lists_every_exchange_queue_argument_and_binding() -> None:
 
 
 def test_namespace_prefixes_every_name(embedded: Any) -> None:
-    topo = Topology(embedded.settings(EYHUB_BUS_NAMESPACE="t1"), server=True)
+    topo = Topology(embedded.settings(EYHUB_BUS_NAMESPACE="t1"), subscriptions(), server=True)
     names = [e["name"] for e in topo.describe()["exchanges"]] + [
         q["name"] for q in topo.describe()["queues"]
     ]
     assert names and all(n.startswith("t1.") for n in names)
-
-
-def test_every_service_handler_is_bound_in_the_topology(embedded: Any) -> None:
-    topo = Topology(embedded.settings())
-    for service in SERVICES:
-        load_handlers(service)
-        check_handlers(service, topo, REGISTRY)
 
 
 def test_readiness_and_metrics_show_backlog_and_dead_letters(bus: Bus) -> None:
@@ -228,10 +221,8 @@ def test_retry_backoff_and_version_check(embedded: Any) -> None:
 
 
 def test_worker_runs_the_relay_and_a_consumer_when_there_are_handlers(embedded: Any) -> None:
-    from shared.worker import build_worker
-
-    worker = build_worker("catalogue", embedded.settings())
+    worker = worker_for("catalogue", embedded.settings())
     assert {"outbox-relay", "messaging-gauges"} <= set(worker.loops)
     assert "bus-consumer" not in worker.loops  # catalogue consumes nothing
-    bookings = build_worker("bookings", embedded.settings())  # services/bookings/handlers.py
+    bookings = worker_for("bookings", embedded.settings())  # services/bookings/handlers.py
     assert {"outbox-relay", "bus-consumer"} <= set(bookings.loops)

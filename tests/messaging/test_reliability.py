@@ -134,7 +134,7 @@ def test_poison_message_goes_to_dead_letters_others_flow_and_replay_applies_it(
 
     for name, value in bus.env().items():
         monkeypatch.setenv(name, value)
-    from shared.cli import main
+    from eyhub.cli import main
 
     runner = CliRunner()
     listed = runner.invoke(main, ["dead-letters", things.CONSUMER, "--json"])

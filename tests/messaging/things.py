@@ -17,10 +17,11 @@ from marshmallow import Schema, fields
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.orm import Session
 
+from eyhub.components import subscriptions
 from shared import events
 from shared.config import Settings
-from shared.messaging import Event, Registry, publish
-from shared.messaging.topology import SUBSCRIPTIONS, Subscription, Topology
+from shared.messaging import Event, HandlerContext, Registry, publish
+from shared.messaging.topology import Topology, subscriptions_from
 
 THING_CHANGED = "test.thing.changed"
 PRODUCER, CONSUMER, PURPOSE = "catalogue", "budget", "test-things"
@@ -46,19 +47,20 @@ applied = Table(
 )
 flags = Table("test_flags", metadata, Column("name", String(64), primary_key=True))
 
-registry = Registry()
+registry = Registry(CONSUMER)
 
 
 def topology(settings: Settings) -> Topology:
-    return Topology(settings, (*SUBSCRIPTIONS, Subscription(CONSUMER, PURPOSE, (THING_CHANGED,))))
+    """The platform's topology plus the test queue (derived from the test registry)."""
+    return Topology(settings, (*subscriptions(), *subscriptions_from([registry])))
 
 
 def marker_dir() -> Path:
     return Path(os.environ["EYHUB_DATA_DIR"]) / "markers"
 
 
-@registry.handles(THING_CHANGED, queue=PURPOSE, service=CONSUMER)
-def on_thing(session: Session, event: Event) -> None:
+@registry.handles(THING_CHANGED, queue=PURPOSE)
+def on_thing(session: Session, event: Event, ctx: HandlerContext) -> None:
     mode = event.data["mode"]
     if (
         mode == "poison"

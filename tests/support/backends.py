@@ -118,13 +118,14 @@ class Backend:
             # Quorum queues outlive connections: remove this run's namespace.
             from kombu import Connection
 
+            from eyhub.components import subscriptions
             from shared.messaging.topology import Topology
 
             with (
                 contextlib.suppress(Exception),
                 Connection(os.environ[BROKER_VAR], connect_timeout=5) as conn,
             ):
-                Topology(self.settings()).delete(conn.channel())
+                Topology(self.settings(), subscriptions()).delete(conn.channel())
         for name in self.created_dbs:
             # Teardown must not mask the test's own result.
             with contextlib.suppress(Exception):

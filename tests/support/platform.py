@@ -47,7 +47,7 @@ class Platform:
     def start(self, *, demo: bool = False, timeout: float = 120.0) -> Platform:
         self.port_base = self.port_base or free_port_base()
         self.log_path = self.backend.data_dir / "platform.log"
-        argv = [sys.executable, "-m", "shared.cli", "up", "--ready-timeout", str(timeout)]
+        argv = [sys.executable, "-m", "eyhub", "up", "--ready-timeout", str(timeout)]
         if demo:
             argv.append("--demo")
         with open(self.log_path, "wb") as log:

@@ -53,7 +53,7 @@ def _queue(db: Database, settings, n: int) -> None:  # type: ignore[no-untyped-d
 
 def test_default_writes_eml_files(backend: Backend) -> None:
     settings = backend.settings()
-    upgrade("bookings", settings)
+    upgrade("bookings", settings, None)  # the kernel's mail_outbox
     db = Database(settings.database_url("bookings"))
     _queue(db, settings, 3)
     assert mail.backlog(db) == 3
@@ -68,7 +68,7 @@ def test_default_writes_eml_files(backend: Backend) -> None:
 
 def test_rolled_back_change_sends_no_mail(embedded: Backend) -> None:
     settings = embedded.settings()
-    upgrade("bookings", settings)
+    upgrade("bookings", settings, None)  # the kernel's mail_outbox
     db = Database(settings.database_url("bookings"))
     with pytest.raises(RuntimeError), db.transaction() as session:
         mail.queue_mail(
@@ -83,7 +83,7 @@ def test_smtp_down_delays_mail_and_loses_none(
 ) -> None:
     controller, inbox = smtp_server
     settings = backend.settings(EYHUB_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}?timeout=2")
-    upgrade("bookings", settings)
+    upgrade("bookings", settings, None)  # the kernel's mail_outbox
     db = Database(settings.database_url("bookings"))
     _queue(db, settings, 4)
 

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from eyhub.components import COMPONENTS, app_factory
 from shared.config import Settings
-
-
-def app_factory(component: str) -> Any:
-    package = "gateway" if component == "gateway" else f"services.{component}"
-    return importlib.import_module(f"{package}.app").create_app
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -93,6 +88,7 @@ def serve(component: str, settings: Settings, bind: str | None = None) -> None:
         from shared.migrations import upgrade
 
         configure_logging(component, settings.log_level)
-        upgrade(component, settings)  # once, in the master, before workers fork
+        # once, in the master, before workers fork
+        upgrade(component, settings, COMPONENTS[component].migrations)
         settings = dataclasses.replace(settings, auto_migrate=False)
     _Gunicorn(component, settings, gunicorn_options(component, settings, bind)).run()

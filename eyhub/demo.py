@@ -7,12 +7,14 @@ the people, scoped to those hubs. Both are idempotent: a rerun finds what exists
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from gateway import demo as gateway_demo
+from gateway.demo import DEMO_PASSWORD
+from services.catalogue import demo as catalogue_demo
 from shared.config import Settings
 
-DEMO_PASSWORD = "demo-password"
+__all__ = ["DEMO_LOGINS", "DEMO_PASSWORD", "seed_demo"]
 
 #: (role, email, password) shown by ``eyhub up --demo``; filled by ``seed_demo``.
 DEMO_LOGINS: list[tuple[str, str, str]] = []
@@ -20,8 +22,8 @@ DEMO_LOGINS: list[tuple[str, str, str]] = []
 
 def seed_demo(settings: Settings) -> dict[str, Any]:
     """Load the demo into every component's database; return a summary."""
-    catalogue = importlib.import_module("services.catalogue.demo").seed(settings)
-    logins = importlib.import_module("gateway.demo").seed(settings, catalogue["hubs"])
+    catalogue = catalogue_demo.seed(settings)
+    logins = gateway_demo.seed(settings, catalogue["hubs"])
     DEMO_LOGINS[:] = logins
     return {
         "hubs": ", ".join(h["name"] for h in catalogue["hubs"]),

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 import requests
 
-from shared.config import COMPONENTS, SERVICES, Settings
+from eyhub.components import COMPONENTS, SERVICES
+from shared.config import Settings
+from shared.retry import Backoff
 
 
 @dataclass
@@ -38,7 +40,7 @@ def _say(msg: str) -> None:
 
 
 def plan(settings: Settings) -> list[Child]:
-    exe = [sys.executable, "-m", "shared.cli"]
+    exe = [sys.executable, "-m", "eyhub"]
     children = [Child(c, [*exe, "serve", c]) for c in COMPONENTS]
     children += [Child(f"{s}-worker", [*exe, "worker", s]) for s in SERVICES]
     return children
@@ -70,6 +72,7 @@ def _wait_ready(
     """Poll every /readyz; return a child that died meanwhile, else None once all ready."""
     pending = {c: f"http://127.0.0.1:{settings.port(c)}/readyz" for c in COMPONENTS}
     deadline = time.monotonic() + timeout
+    backoff = Backoff(base=0.05, cap=0.5)  # quick to notice readiness, gentle after
     while pending and not stopping():
         for child in children:
             if child.proc is not None and child.proc.poll() is not None:
@@ -82,20 +85,27 @@ def _wait_ready(
                 pass
         if time.monotonic() > deadline:
             raise TimeoutError(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
-        time.sleep(0.25)
+        if pending:
+            time.sleep(backoff.failed())
     return None
 
 
 def up(settings: Settings, *, demo: bool = False, ready_timeout: float = 90.0) -> int:
+    from eyhub.components import check_wiring
     from shared.migrations import upgrade
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _say(f"data in {settings.data_dir}; broker {settings.broker_url.split('@')[-1]}")
+    try:
+        check_wiring(settings)
+    except LookupError as exc:
+        _say(str(exc))
+        return 1
     _say("applying migrations")
-    for component in COMPONENTS:
-        upgrade(component, settings)
+    for component, c in COMPONENTS.items():
+        upgrade(component, settings, c.migrations)
     if demo:
-        from shared.demo import seed_demo
+        from eyhub.demo import seed_demo
 
         _say("loading demo data")
         seed_demo(settings)
@@ -127,7 +137,7 @@ def up(settings: Settings, *, demo: bool = False, ready_timeout: float = 90.0) -
             return 0
         _say(f"ready: {settings.public_url}  (API docs {settings.public_url}/docs)")
         if demo:
-            from shared.demo import DEMO_LOGINS
+            from eyhub.demo import DEMO_LOGINS
 
             _say("demo logins (role, email, password):")
             for role, email, password in DEMO_LOGINS:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import click
 
-from shared.config import COMPONENTS, SERVICES, ConfigError, load_settings
-
-
-def _settings():  # type: ignore[no-untyped-def]
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from exc
+from eyhub.components import COMPONENTS, SERVICES, subscriptions, worker_for
+from gateway.cli import commands as gateway_commands
+from shared.cli_support import settings_or_usage_error as _settings
+from shared.messaging.cli import commands as messaging_commands
+from shared.messaging.cli import queues_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,17 +23,17 @@ def main() -> None:
 @click.option("--ready-timeout", default=90.0, show_default=True, help="Seconds to wait.")
 def up(demo: bool, ready_timeout: float) -> None:
     """Start gateway, services and workers in the foreground (Ctrl-C stops all)."""
-    from shared.supervisor import up as run_up
+    from eyhub.supervisor import up as run_up
 
     sys.exit(run_up(_settings(), demo=demo, ready_timeout=ready_timeout))
 
 
 @main.command()
-@click.argument("component", type=click.Choice(COMPONENTS))
+@click.argument("component", type=click.Choice(list(COMPONENTS)))
 @click.option("--bind", help="host:port (default 127.0.0.1:<port of the component>).")
 def serve(component: str, bind: str | None) -> None:
     """Serve one component's HTTP API under gunicorn."""
-    from shared.serving import serve as run_serve
+    from eyhub.serving import serve as run_serve
 
     run_serve(component, _settings(), bind)
 
@@ -46,13 +42,11 @@ def serve(component: str, bind: str | None) -> None:
 @click.argument("service", type=click.Choice(SERVICES))
 def worker(service: str) -> None:
     """Run one service's worker: outbox relay, bus consumers, jobs, mail."""
-    from shared.worker import build_worker
-
-    sys.exit(build_worker(service, _settings()).run())
+    sys.exit(worker_for(service, _settings()).run())
 
 
 @main.command()
-@click.argument("components", nargs=-1, type=click.Choice(COMPONENTS))
+@click.argument("components", nargs=-1, type=click.Choice(list(COMPONENTS)))
 def migrate(components: tuple[str, ...]) -> None:
     """Apply database migrations (all components unless some are named)."""
     from shared.logs import configure_logging
@@ -61,7 +55,7 @@ def migrate(components: tuple[str, ...]) -> None:
     settings = _settings()
     configure_logging("migrate", settings.log_level)
     for component in components or COMPONENTS:
-        upgrade(component, settings)
+        upgrade(component, settings, COMPONENTS[component].migrations)
         click.echo(f"{component}: up to date")
 
 
@@ -72,19 +66,21 @@ def revision(target: str, message: str) -> None:
     """Autogenerate a migration for TARGET from its models (developers)."""
     from shared.migrations import revision as make_revision
 
-    make_revision(target, _settings(), message)
+    if target == "kernel":  # kernel tables live in every database: diff the gateway's
+        make_revision("gateway", None, _settings(), message)
+    else:
+        make_revision(target, COMPONENTS[target].migrations, _settings(), message)
 
 
 @main.command("seed-demo")
 def seed_demo_cmd() -> None:
     """Load demo hubs, people and a term's programme (idempotent)."""
-    from shared.demo import DEMO_LOGINS, seed_demo
-
-    settings = _settings()
+    from eyhub.demo import DEMO_LOGINS, seed_demo
     from shared.migrations import upgrade
 
-    for component in COMPONENTS:
-        upgrade(component, settings)
+    settings = _settings()
+    for component, c in COMPONENTS.items():
+        upgrade(component, settings, c.migrations)
     summary = seed_demo(settings)
     for key, value in summary.items():
         click.echo(f"{key}: {value}")
@@ -93,12 +89,22 @@ def seed_demo_cmd() -> None:
         click.echo(f"  {role:<14} {email:<40} {password}")
 
 
-#: Modules contributing more commands (each exposes ``commands: list[click.Command]``).
-COMMAND_MODULES: list[str] = ["gateway.cli", "shared.messaging.cli"]
+@main.command("check")
+def check_cmd() -> None:
+    """Check the bus wiring: every bound queue has handlers and every handler a binding."""
+    from eyhub.components import check_wiring
 
-for _name in COMMAND_MODULES:
-    for _cmd in importlib.import_module(_name).commands:
-        main.add_command(_cmd)
+    try:
+        check_wiring(_settings())
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for sub in subscriptions():
+        click.echo(f"{sub.service}.{sub.purpose}: {', '.join(sub.binding_keys)}")
+    click.echo("bus wiring: ok")
+
+
+for _cmd in [*gateway_commands, *messaging_commands, queues_command(subscriptions)]:
+    main.add_command(_cmd)
 
 
 if __name__ == "__main__":
