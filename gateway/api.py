@@ -113,7 +113,7 @@ def blueprints(limiter: Limiter) -> list[Blueprint]:
     @auth.response(200, UserPageSchema)
     @auth.doc(security=BEARER)
     def list_users(query: dict[str, Any]) -> dict[str, Any]:
-        """Accounts, by email (admin)."""
+        """Accounts by email, a page at a time: pass ``next_cursor`` as ``cursor`` (admin)."""
         require_role("admin")
         return operations.list_users(current_db(), query)
 

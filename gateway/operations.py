@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import threading
@@ -20,6 +19,7 @@ from gateway.models import HubMembership, User, UserRole
 from shared.auth import ROLES
 from shared.config import Settings
 from shared.db import Database
+from shared.pagination import page, text_key
 from shared.problems import Problem
 
 log = logging.getLogger("eyhub.gateway.identity")
@@ -180,29 +180,9 @@ def update_user(
         return user
 
 
-def _encode_cursor(email: str) -> str:
-    return base64.urlsafe_b64encode(email.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        email = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(
-            422, "Invalid request", errors={"cursor": ["Not a cursor from this list."]}
-        ) from exc
-    if not email:
-        raise Problem(422, "Invalid request", errors={"cursor": ["Not a cursor from this list."]})
-    return email
-
-
 def list_users(db: Database, query: dict[str, Any]) -> dict[str, Any]:
-    """Users ordered by email, keyset-paged (stable under inserts)."""
-    limit = query["limit"]
-    stmt = select(User).order_by(User.email).limit(limit + 1)
-    if query.get("cursor"):
-        stmt = stmt.where(User.email > _decode_cursor(query["cursor"]))
+    """Users ordered by email, in pages of the kernel paginator (stable under inserts)."""
+    stmt = select(User)
     if query.get("role"):
         stmt = stmt.where(
             exists().where(UserRole.user_id == User.id, UserRole.role == query["role"])
@@ -217,10 +197,16 @@ def list_users(db: Database, query: dict[str, Any]) -> dict[str, Any]:
         needle = f"%{query['q'].lower()}%"
         stmt = stmt.where(User.email.like(needle) | User.name.ilike(needle))
     with db.session() as session:
-        users = list(session.scalars(stmt))
-    more = len(users) > limit
-    users = users[:limit]
-    return {"items": users, "next_cursor": _encode_cursor(users[-1].email) if more else None}
+        users, next_cursor = page(
+            session,
+            stmt,
+            key=User.email,
+            ident=User.id,
+            limit=query["limit"],
+            cursor=query.get("cursor"),
+            parse=text_key,
+        )
+    return {"items": users, "next_cursor": next_cursor}
 
 
 def ensure_admin(db: Database, settings: Settings) -> bool:

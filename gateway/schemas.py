@@ -7,6 +7,8 @@ from typing import Any
 from marshmallow import Schema, fields, pre_load, validate
 
 from shared.auth import ROLES
+from shared.fields import UTCDateTime
+from shared.pagination import Cursor, NextCursor
 from shared.vocabulary import SETTING_TYPES
 
 _password = fields.String(
@@ -67,7 +69,7 @@ class UserSchema(Schema):
     setting_name = fields.String(allow_none=True)
     ofsted_urn = fields.String(allow_none=True)
     is_active = fields.Boolean(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UTCDateTime(required=True)
 
 
 _roles = fields.List(
@@ -103,7 +105,7 @@ class UserUpdateSchema(Schema):
 
 class UserQuerySchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
-    cursor = fields.String(validate=validate.Length(max=400))
+    cursor = Cursor()
     role = fields.String(validate=validate.OneOf(ROLES))
     hub_id = fields.UUID()
     q = fields.String(validate=validate.Length(min=1, max=100))
@@ -111,7 +113,7 @@ class UserQuerySchema(Schema):
 
 class UserPageSchema(Schema):
     items = fields.List(fields.Nested(UserSchema), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+    next_cursor = NextCursor(required=True)
 
 
 class JwksSchema(Schema):

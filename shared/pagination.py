@@ -1,33 +1,65 @@
-"""Keyset pagination cursors: opaque to clients, ``(timestamp, id)`` to us.
+"""The one paginator: keyset pages behind an opaque cursor, ``(sort key, id)`` to us.
 
-Lists are ordered by a timestamp then the id, so a cursor is the last row's pair;
-the next page is everything strictly after it, which never skips or repeats rows
-while others insert.
+Every list is ordered by one sort column (a timestamp, or a unique text such as an
+email) then the id, so a cursor is the last row's pair; the next page is everything
+strictly after it, which never skips or repeats rows while others insert. Every list
+answers ``{"items": [...], "next_cursor": str | null}`` and takes ``limit`` and
+``cursor`` query parameters; ``Cursor`` and ``NextCursor`` are the fields that say so
+in each schema, and mark their OpenAPI output so the merged-document test
+(``tests/gateway/test_openapi.py``) can check every list uses them.
 """
 
 from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
+from marshmallow import fields, validate
+from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from shared.fields import OPENAPI_MARKER
 from shared.problems import Problem
 
+#: Room for the longest text key we page by (a 254-character email) plus the id.
+MAX_CURSOR = 400
+CURSOR = "Cursor"
+NEXT_CURSOR = "NextCursor"
 
-def encode_cursor(stamp: datetime, ident: uuid.UUID) -> str:
-    raw = f"{stamp.isoformat()}|{ident}".encode()
+
+def encode_cursor(key: datetime | str, ident: uuid.UUID) -> str:
+    """The cursor after a row whose sort key is ``key`` (an aware datetime or a text)."""
+    text = key.isoformat() if isinstance(key, datetime) else key
+    raw = f"{text}|{ident}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def aware_datetime(text: str) -> datetime:
+    """A timestamp sort key back from a cursor (naive ones were never ours)."""
+    when = datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        raise ValueError("naive")
+    return when
+
+
+def text_key(text: str) -> str:
+    """A text sort key back from a cursor."""
+    if not text:
+        raise ValueError("empty")
+    return text
+
+
+def decode_cursor(
+    cursor: str, parse: Callable[[str], Any] = aware_datetime
+) -> tuple[Any, uuid.UUID]:
     """The pair inside a cursor; a 422 problem naming ``cursor`` if it is not ours."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, ident = raw.partition("|")
-        when = datetime.fromisoformat(stamp)
-        if when.tzinfo is None:
-            raise ValueError("naive")
-        return when, uuid.UUID(ident)
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        key, _, ident = raw.decode().rpartition("|")  # the id has no "|"; an email may
+        return parse(key), uuid.UUID(ident)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Problem(
             422,
@@ -36,3 +68,57 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
             kind="validation",
             errors={"cursor": ["Not a cursor from this API."]},
         ) from exc
+
+
+def after(
+    key: InstrumentedAttribute[Any], ident: InstrumentedAttribute[Any], pair: tuple[Any, uuid.UUID]
+) -> ColumnElement[bool]:
+    """Rows strictly after ``pair`` in ``(key, ident)`` order."""
+    value, last_id = pair
+    return or_(key > value, and_(key == value, ident > last_id))
+
+
+def page(
+    session: Session,
+    query: Select[Any],
+    *,
+    key: InstrumentedAttribute[Any],
+    ident: InstrumentedAttribute[Any],
+    limit: int,
+    cursor: str | None,
+    parse: Callable[[str], Any] = aware_datetime,
+) -> tuple[list[Any], str | None]:
+    """One page of ``query`` (a ``select`` of one entity) in ``(key, ident)`` order.
+
+    Fetches ``limit + 1`` rows so the last page is known without a count.
+    """
+    if cursor:
+        query = query.where(after(key, ident, decode_cursor(cursor, parse)))
+    rows = list(session.scalars(query.order_by(key, ident).limit(limit + 1)).unique())
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    return rows, encode_cursor(getattr(last, key.key), getattr(last, ident.key))
+
+
+def _marked(kind: str, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {OPENAPI_MARKER: kind, **(metadata or {})}
+
+
+class Cursor(fields.String):
+    """The ``cursor`` query parameter of a list."""
+
+    def __init__(self, *, metadata: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        about = {"description": "The next_cursor of the previous page."}
+        kwargs.setdefault("validate", validate.Length(max=MAX_CURSOR))
+        super().__init__(metadata=_marked(CURSOR, {**about, **(metadata or {})}), **kwargs)
+
+
+class NextCursor(fields.String):
+    """A page's ``next_cursor``: pass it as ``cursor`` for the next page; null on the last."""
+
+    def __init__(self, *, metadata: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        about = {"description": "Pass as cursor to get the next page; null on the last page."}
+        kwargs.setdefault("allow_none", True)
+        super().__init__(metadata=_marked(NEXT_CURSOR, {**about, **(metadata or {})}), **kwargs)

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-
-class UTCDateTimeField(fields.DateTime):
-    """RFC 3339 in UTC with ``Z`` on output (DESIGN §3)."""
-
-    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        if value is None:
-            return None
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+from shared.fields import UTCDateTime
+from shared.pagination import Cursor, NextCursor
 
 
 class BookingCreateSchema(Schema):
@@ -28,8 +21,8 @@ class SessionBriefSchema(Schema):
     title = fields.String()
     kind = fields.String()
     format = fields.String()
-    starts_at = UTCDateTimeField()
-    ends_at = UTCDateTimeField()
+    starts_at = UTCDateTime()
+    ends_at = UTCDateTime()
     status = fields.String()
     venue = fields.String(allow_none=True)
     online_url = fields.String(allow_none=True)
@@ -46,23 +39,23 @@ class BookingSchema(Schema):
     funding = fields.String()
     price_pence = fields.Integer()
     checkout_url = fields.String(allow_none=True)
-    created_at = UTCDateTimeField()
-    updated_at = UTCDateTimeField()
-    confirmed_at = UTCDateTimeField(allow_none=True)
-    cancelled_at = UTCDateTimeField(allow_none=True)
+    created_at = UTCDateTime()
+    updated_at = UTCDateTime()
+    confirmed_at = UTCDateTime(allow_none=True)
+    cancelled_at = UTCDateTime(allow_none=True)
     session = fields.Nested(SessionBriefSchema)
 
 
 class BookingPageSchema(Schema):
     items = fields.List(fields.Nested(BookingSchema))
-    next_cursor = fields.String(allow_none=True)
+    next_cursor = NextCursor()
 
 
 class BookingListQuerySchema(Schema):
     session_id = fields.UUID()
     status = fields.String(validate=validate.Length(max=20))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(validate=validate.Length(max=200))
+    cursor = Cursor()
 
 
 class CancelSchema(Schema):
@@ -85,7 +78,7 @@ class RosterEntrySchema(Schema):
     setting_type = fields.String(allow_none=True)
     status = fields.String()
     waitlist_position = fields.Integer(allow_none=True)
-    booked_at = UTCDateTimeField()
+    booked_at = UTCDateTime()
 
 
 class RosterSchema(Schema):
@@ -130,8 +123,8 @@ class CpdItemSchema(Schema):
     kind = fields.String()
     hub_id = fields.UUID()
     topics = fields.List(fields.String())
-    starts_at = UTCDateTimeField()
-    ends_at = UTCDateTimeField()
+    starts_at = UTCDateTime()
+    ends_at = UTCDateTime()
     hours = fields.Float()
     year = fields.String()
 
@@ -154,7 +147,7 @@ class FeedbackSchema(Schema):
     session_id = fields.UUID()
     rating = fields.Integer()
     comment = fields.String(allow_none=True)
-    created_at = UTCDateTimeField()
+    created_at = UTCDateTime()
 
 
 class FeedbackSummarySchema(Schema):
@@ -182,10 +175,10 @@ class FeedSchema(Schema):
     id = fields.UUID()
     scope = fields.String()
     hub_id = fields.UUID(allow_none=True)
-    created_at = UTCDateTimeField()
+    created_at = UTCDateTime()
     url = fields.String()
 
 
 class FeedListSchema(Schema):
     items = fields.List(fields.Nested(FeedSchema))
-    next_cursor = fields.String(allow_none=True)
+    next_cursor = NextCursor()

@@ -8,40 +8,19 @@ offset and within a sane range.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.catalogue.models import EVENT_STATUSES, FORMATS, KINDS
+from shared.fields import UTCDateTime
+from shared.pagination import Cursor, NextCursor
 from shared.vocabulary import SETTING_TYPES
 
 MAX_SESSION = timedelta(hours=12)
-#: Topics are an extensible vocabulary (DESIGN §3): known ones or any short slug.
+#: Topics are an extensible vocabulary: known ones or any short slug.
 TOPIC_SLUG = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
-_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-class UTCDateTimeField(fields.AwareDateTime):
-    """RFC 3339 with an offset on input (→ aware UTC), ``...Z`` on output (DESIGN §3)."""
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
-        if not isinstance(value, str) or len(value) > 40:
-            raise ValidationError("Not a valid RFC 3339 date-time with an offset.")
-        try:
-            parsed = super()._deserialize(value, attr, data, **kwargs)
-            parsed = parsed.astimezone(UTC)
-        except (OverflowError, ValueError) as exc:
-            raise ValidationError("Not a valid RFC 3339 date-time with an offset.") from exc
-        if not _EARLIEST <= parsed < _LATEST:
-            raise ValidationError("Must be between the years 2000 and 2099.")
-        return parsed
-
-    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        if value is None:
-            return None
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _printable(value: str) -> None:
@@ -96,7 +75,7 @@ class HubSchema(Schema):
 
 class HubListSchema(Schema):
     items = fields.List(fields.Nested(HubSchema))
-    next_cursor = fields.String(allow_none=True)
+    next_cursor = NextCursor()
 
 
 # -- events -------------------------------------------------------------------------
@@ -163,8 +142,8 @@ class EventUpdateSchema(_EventFieldsSchema):
 
 class SessionBriefSchema(Schema):
     id = fields.UUID()
-    starts_at = UTCDateTimeField()
-    ends_at = UTCDateTimeField()
+    starts_at = UTCDateTime()
+    ends_at = UTCDateTime()
     capacity = fields.Integer()
     status = fields.String()
     sequence = fields.Integer()
@@ -193,10 +172,10 @@ class EventSummarySchema(Schema):
     online_url = fields.String(allow_none=True)
     status = fields.String()
     cancel_reason = fields.String(allow_none=True)
-    created_at = UTCDateTimeField()
-    updated_at = UTCDateTimeField()
-    published_at = UTCDateTimeField(allow_none=True)
-    cancelled_at = UTCDateTimeField(allow_none=True)
+    created_at = UTCDateTime()
+    updated_at = UTCDateTime()
+    published_at = UTCDateTime(allow_none=True)
+    cancelled_at = UTCDateTime(allow_none=True)
 
 
 class EventSchema(EventSummarySchema):
@@ -214,8 +193,8 @@ def _check_times(starts_at: datetime | None, ends_at: datetime | None) -> None:
 
 
 class SessionCreateSchema(Schema):
-    starts_at = UTCDateTimeField(required=True)
-    ends_at = UTCDateTimeField(required=True)
+    starts_at = UTCDateTime(required=True)
+    ends_at = UTCDateTime(required=True)
     capacity = _int(1, 10_000, metadata={"description": "Defaults to the event's capacity."})
     venue = _text(300, allow_none=True, metadata={"description": "Defaults to the event's."})
     rrule = _text(
@@ -239,8 +218,8 @@ class SessionPatchSchema(Schema):
     keeps every confirmed place and confirms no more until the count falls under it.
     """
 
-    starts_at = UTCDateTimeField()
-    ends_at = UTCDateTimeField()
+    starts_at = UTCDateTime()
+    ends_at = UTCDateTime()
     capacity = _int(1, 10_000)
     venue = _text(300, allow_none=True)
 
@@ -263,8 +242,8 @@ class SessionSchema(Schema):
     hub_id = fields.UUID()
     hub_name = fields.String()
     series_id = fields.UUID(allow_none=True)
-    starts_at = UTCDateTimeField()
-    ends_at = UTCDateTimeField()
+    starts_at = UTCDateTime()
+    ends_at = UTCDateTime()
     capacity = fields.Integer()
     status = fields.String()
     sequence = fields.Integer()
@@ -282,7 +261,7 @@ class SessionSchema(Schema):
     cost_per_funded_place_pence = fields.Integer()
     venue = fields.String(allow_none=True)
     online_url = fields.String(allow_none=True)
-    updated_at = UTCDateTimeField()
+    updated_at = UTCDateTime()
 
 
 class SessionListSchema(Schema):
@@ -290,7 +269,7 @@ class SessionListSchema(Schema):
 
 
 class SessionPageSchema(SessionListSchema):
-    next_cursor = fields.String(allow_none=True)
+    next_cursor = NextCursor()
 
 
 class SessionQuerySchema(Schema):
@@ -299,29 +278,29 @@ class SessionQuerySchema(Schema):
     format = fields.String(validate=validate.OneOf(FORMATS))
     audience = fields.String(validate=validate.OneOf(SETTING_TYPES))
     topic = fields.String(validate=[validate.Length(max=40), _topic])
-    from_ = UTCDateTimeField(data_key="from", metadata={"description": "Default: now."})
-    to = UTCDateTimeField(metadata={"description": "Sessions starting before this."})
+    from_ = UTCDateTime(data_key="from", metadata={"description": "Default: now."})
+    to = UTCDateTime(metadata={"description": "Sessions starting before this."})
     q = _text(100, metadata={"description": "Words to find in title, summary and topics."})
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    cursor = _text(200)
+    cursor = Cursor()
 
 
 class EventQuerySchema(Schema):
     hub_id = fields.UUID()
     status = fields.String(validate=validate.OneOf(EVENT_STATUSES))
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    cursor = _text(200)
+    cursor = Cursor()
 
 
 class EventPageSchema(Schema):
     items = fields.List(fields.Nested(EventSummarySchema))
-    next_cursor = fields.String(allow_none=True)
+    next_cursor = NextCursor()
 
 
 # -- audit --------------------------------------------------------------------------
 class AuditEntrySchema(Schema):
     id = fields.UUID()
-    at = UTCDateTimeField()
+    at = UTCDateTime()
     action = fields.String()
     actor_id = fields.String()
     actor_name = fields.String()
@@ -331,4 +310,4 @@ class AuditEntrySchema(Schema):
 
 class HistorySchema(Schema):
     items = fields.List(fields.Nested(AuditEntrySchema))
-    next_cursor = fields.String(allow_none=True, metadata={"description": "Always null."})
+    next_cursor = NextCursor(metadata={"description": "Always null."})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask.testing import FlaskClient
 
+from shared.pagination import decode_cursor, text_key
 from tests.gateway.conftest import admin_token, auth, login, problem
 
 HUB_A = "11111111-1111-4111-8111-111111111111"
@@ -39,6 +41,8 @@ def test_register_makes_a_practitioner_with_a_normalised_email(gw: FlaskClient) 
     assert user["setting_type"] == "childminder"
     assert user["ofsted_urn"] == "EY123456"
     assert "password" not in user and "password_hash" not in user
+    # The platform's one datetime form (shared.fields.UTCDateTime), not "+00:00".
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", user["created_at"])
 
 
 def test_duplicate_email_in_any_case_is_409(gw: FlaskClient) -> None:
@@ -241,6 +245,9 @@ def test_user_list_pages_without_gaps_or_repeats(gw: FlaskClient) -> None:
         if not cursor:
             break
     assert seen == sorted(seen) and len(seen) == len(set(seen)) == 8
+    # The kernel's cursor format: the same (key, id) pair every service list pages by.
+    first = gw.get("/api/auth/users", headers=auth(admin), query_string={"limit": 3}).get_json()
+    assert decode_cursor(first["next_cursor"], text_key)[0] == first["items"][-1]["email"]
     hub_a = gw.get("/api/auth/users", headers=auth(admin), query_string={"hub_id": HUB_A})
     assert {u["email"] for u in hub_a.get_json()["items"]} == {
         "p1@example.org",
