@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, contains_eager
 
 from services.catalogue import publishing
@@ -32,7 +32,7 @@ from services.catalogue.recurrence import RecurrenceError, expand, local_duratio
 from services.catalogue.schemas import MAX_SESSION
 from shared.auth import Identity
 from shared.db import new_id, utcnow
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import page
 from shared.problems import Problem
 
 EVENT_FIELDS = (
@@ -200,18 +200,14 @@ def list_events(
     if who is None or not who.is_admin:
         led = _uuids(who.hub_ids if who and "hub_lead" in who.roles else ())
         query = query.where(or_(Event.status != DRAFT, Event.hub_id.in_(led)))
-    if args.get("cursor"):
-        when, ident = decode_cursor(args["cursor"])
-        query = query.where(
-            or_(Event.created_at > when, and_(Event.created_at == when, Event.id > ident))
-        )
-    limit = int(args.get("limit") or 20)
-    rows = list(s.scalars(query.order_by(Event.created_at, Event.id).limit(limit + 1)))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
-    return rows, next_cursor
+    return page(
+        s,
+        query,
+        key=Event.created_at,
+        ident=Event.id,
+        limit=int(args.get("limit") or 20),
+        cursor=args.get("cursor"),
+    )
 
 
 def event_sessions(s: Session, event: Event) -> list[CatalogueSession]:
@@ -556,25 +552,19 @@ def listing_query(args: Mapping[str, Any], now: datetime | None = None) -> Selec
     if matching:
         ids = select(Event.id).where(Event.status == PUBLISHED, *matching).correlate(None)
         query = query.where(CatalogueSession.event_id.in_(ids))
-    if args.get("cursor"):
-        when, ident = decode_cursor(args["cursor"])
-        query = query.where(
-            or_(
-                CatalogueSession.starts_at > when,
-                and_(CatalogueSession.starts_at == when, CatalogueSession.id > ident),
-            )
-        )
-    return query.order_by(CatalogueSession.starts_at, CatalogueSession.id)
+    return query
 
 
 def list_sessions(s: Session, args: Mapping[str, Any]) -> tuple[list[CatalogueSession], str | None]:
-    limit = int(args.get("limit") or 20)
-    rows = list(s.scalars(listing_query(args).limit(limit + 1)).unique())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].starts_at, rows[-1].id)
-    return rows, next_cursor
+    """Bookable sessions, soonest first, one page (``listing_query`` has the filters)."""
+    return page(
+        s,
+        listing_query(args),
+        key=CatalogueSession.starts_at,
+        ident=CatalogueSession.id,
+        limit=int(args.get("limit") or 20),
+        cursor=args.get("cursor"),
+    )
 
 
 # -- documents ----------------------------------------------------------------------
