@@ -11,11 +11,17 @@ from typing import Any
 
 from flask import Flask, Response, json
 from marshmallow import Schema, fields
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+
+from shared.db import is_lock_unavailable
 
 log = logging.getLogger("eyhub.problems")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+#: Seconds a client should wait after a lock timeout: long enough for a jam to clear,
+#: short enough that a person retrying by hand does not notice.
+LOCK_RETRY_AFTER = 2
 
 
 class ProblemSchema(Schema):
@@ -163,4 +169,20 @@ def register_problem_handlers(app: Flask) -> None:
         log.exception("unhandled error", exc_info=exc)
         return problem_response(
             500, "Internal server error", "Something went wrong on our side; it was logged."
+        )
+
+    @app.errorhandler(OperationalError)
+    def _database(exc: OperationalError) -> Response:
+        """A lock not granted within the database's lock timeout (``shared/db.py``) is
+        load, not a bug: the request gave up instead of holding a worker thread, and the
+        same request succeeds later. Anything else is a 500."""
+        if not is_lock_unavailable(exc):
+            return _unexpected(exc)
+        log.warning("database lock not granted in time", extra={"error": str(exc.orig)})
+        return problem_response(
+            503,
+            _TITLES[503],
+            "The service is busy; retry shortly.",
+            kind="database-busy",
+            headers={"Retry-After": str(LOCK_RETRY_AFTER)},
         )

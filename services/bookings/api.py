@@ -1,4 +1,4 @@
-"""The bookings HTTP API under ``/api/bookings`` (DESIGN §5 "Bookings")."""
+"""The bookings HTTP API under ``/api/bookings`` (docs/architecture.md, "The HTTP contract")."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ class Bookings(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Your bookings; with ``session_id``, a hub lead sees every booking of the session."""
         who = require_identity()
-        with current_db().transaction() as s:
+        with current_db().read() as s:
             items, cursor = ops.list_bookings(
                 s,
                 who,
@@ -125,7 +125,7 @@ class BookingItem(MethodView):
     def get(self, booking_id: uuid.UUID) -> Any:
         """One booking: your own, or any of a hub you lead (others' answer 404)."""
         who = require_identity()
-        with current_db().transaction() as s:
+        with current_db().read() as s:
             return ops.visible_booking(s, who, booking_id)
 
 
@@ -150,8 +150,13 @@ class Availability(MethodView):
     def get(self, session_id: uuid.UUID) -> Any:
         """Places left on a session (public)."""
         db = current_db()
+        with db.read() as s:
+            row = s.get(SessionReplica, session_id)
+            if row is not None:
+                return ops.availability(s, row)
+        # Not replicated yet: read it through from the catalogue (a write), then count.
         ops.ensure_session(db, session_id, session_fetcher())
-        with db.transaction() as s:
+        with db.read() as s:
             row = s.get(SessionReplica, session_id)
             return ops.availability(s, row)
 
@@ -174,7 +179,7 @@ class Roster(MethodView):
     @bp.alt_response(403, description="Not a lead of this session's hub.")
     def get(self, args: dict[str, Any], session_id: uuid.UUID) -> Any:
         """Who is booked (places, then the waiting list in order); hub leads only."""
-        with current_db().transaction() as s:
+        with current_db().read() as s:
             row = _lead_session(s, session_id)
             data = records.roster(s, row)
         if args["format"] == "csv":
@@ -207,7 +212,7 @@ class FeedbackSummary(MethodView):
     @bp.alt_response(403, description="Not a lead of this session's hub.")
     def get(self, session_id: uuid.UUID) -> Any:
         """Ratings of a session; comments only from 3 responses on (anonymity)."""
-        with current_db().transaction() as s:
+        with current_db().read() as s:
             _lead_session(s, session_id)
             return records.feedback_summary(s, session_id)
 
@@ -220,7 +225,7 @@ class CpdRecord(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Your CPD hours from attended sessions, per topic and academic year."""
         who = require_identity()
-        with current_db().transaction() as s:
+        with current_db().read() as s:
             data = records.cpd_record(s, who.user_id)
         if args["format"] == "csv":
             return records.csv_response(
@@ -267,7 +272,7 @@ class CalendarFeeds(MethodView):
     def get(self) -> Any:
         """Your live feeds (their URLs are not stored, so they are not shown again)."""
         who = require_identity()
-        with current_db().transaction() as s:
+        with current_db().read() as s:
             return {"items": feeds.own_feeds(s, who), "next_cursor": None}
 
 

@@ -60,7 +60,7 @@ class Feed(MethodView):
     def get(self, token: str) -> Any:
         """The feed (iCalendar, METHOD:PUBLISH); revalidate with If-None-Match."""
         settings = runtime().settings
-        with current_db().transaction() as s:
+        with current_db().read() as s:
             feed = feeds.feed_for_token(s, token)
             if feed is None:
                 raise Problem(404, "Not found", "No such calendar feed.", kind="not-found")

@@ -1,4 +1,4 @@
-"""The catalogue HTTP API under ``/api/catalogue`` (DESIGN §5 "Catalogue")."""
+"""The catalogue HTTP API under ``/api/catalogue`` (docs/architecture.md, "The HTTP contract")."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class Hubs(MethodView):
     @bp.response(200, HubListSchema)
     def get(self) -> dict[str, Any]:
         """Every hub (public)."""
-        with current_db().transaction() as s:
+        with current_db().read() as s:
             return {"items": ops.list_hubs(s), "next_cursor": None}
 
     @bp.arguments(HubCreateSchema)
@@ -64,7 +64,7 @@ class HubItem(MethodView):
     @bp.alt_response(404, description="No such hub.")
     def get(self, hub_id: uuid.UUID) -> Any:
         """One hub (public)."""
-        with current_db().transaction() as s:
+        with current_db().read() as s:
             return ops.get_hub(s, hub_id)
 
 
@@ -80,7 +80,7 @@ class Events(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Events (without their sessions), oldest first; hub leads also see their drafts."""
         who = current_identity(optional=True)
-        with current_db().transaction() as s:
+        with current_db().read() as s:
             rows, cursor = ops.list_events(s, who, args)
             return {"items": [ops.event_doc(e, []) for e in rows], "next_cursor": cursor}
 
@@ -107,7 +107,7 @@ class EventItem(MethodView):
     def get(self, event_id: uuid.UUID) -> dict[str, Any]:
         """An event with its sessions."""
         who = current_identity(optional=True)
-        with current_db().transaction() as s:
+        with current_db().read() as s:
             return _event_doc(s, ops.visible_event(s, who, event_id))
 
     @bp.arguments(EventUpdateSchema)
@@ -170,7 +170,7 @@ class EventHistory(MethodView):
     def get(self, event_id: uuid.UUID) -> dict[str, Any]:
         """Who created, published, changed or cancelled what, and when (hub leads)."""
         who = require_identity()
-        with current_db().transaction() as s:
+        with current_db().read() as s:
             return {"items": ops.history(s, who, event_id), "next_cursor": None}
 
 
@@ -185,7 +185,7 @@ class Sessions(MethodView):
         Filters combine; ``q`` matches every word in the title, summary or topics.
         Page with ``limit`` (at most 100) and the ``next_cursor`` of the previous page.
         """
-        with current_db().transaction() as s:
+        with current_db().read() as s:
             rows, cursor = ops.list_sessions(s, args)
             return {"items": [ops.session_doc(r) for r in rows], "next_cursor": cursor}
 
@@ -197,7 +197,7 @@ class SessionItem(MethodView):
     def get(self, session_id: uuid.UUID) -> dict[str, Any]:
         """One session with its event's fields (cancelled ones too, with their reason)."""
         who = current_identity(optional=True)
-        with current_db().transaction() as s:
+        with current_db().read() as s:
             return ops.session_doc(ops.visible_session(s, who, session_id))
 
     @bp.arguments(SessionPatchSchema)

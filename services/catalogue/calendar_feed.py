@@ -1,4 +1,5 @@
-"""The public calendar of a hub: ``GET /calendar/hubs/{hub_id}.ics`` (DESIGN §6).
+"""The public calendar of a hub: ``GET /calendar/hubs/{hub_id}.ics`` (docs/architecture.md,
+"Calendars").
 
 Every session of the hub's published events, from 90 days back onwards. A cancelled
 session stays in the feed as ``STATUS:CANCELLED`` (with its raised SEQUENCE) until it
@@ -73,7 +74,7 @@ def hub_feed(hub_id: uuid.UUID) -> Response:
     """The hub's published sessions as an iCalendar feed (subscribe to the URL)."""
     rt = runtime()
     now = utcnow()
-    with current_db().transaction() as s:
+    with current_db().read() as s:
         hub = s.get(Hub, hub_id)
         if hub is None:
             raise Problem(404, "Not found", "No such hub.", kind="not-found")
