@@ -44,8 +44,7 @@ class Hubs(MethodView):
     @bp.response(200, HubListSchema)
     def get(self) -> dict[str, Any]:
         """Every hub (public)."""
-        with current_db().read() as s:
-            return {"items": ops.list_hubs(s), "next_cursor": None}
+        return {"items": ops.hubs(current_db()), "next_cursor": None}
 
     @bp.arguments(HubCreateSchema)
     @bp.response(201, HubSchema)
@@ -53,8 +52,7 @@ class Hubs(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Create a hub (admins)."""
         require_role("admin")
-        with current_db().transaction() as s:
-            hub = ops.create_hub(s, data)
+        hub = ops.create_hub(current_db(), data)
         return hub, 201, {"Location": f"/api/catalogue/hubs/{hub.id}"}
 
 
@@ -64,15 +62,10 @@ class HubItem(MethodView):
     @bp.alt_response(404, description="No such hub.")
     def get(self, hub_id: uuid.UUID) -> Any:
         """One hub (public)."""
-        with current_db().read() as s:
-            return ops.get_hub(s, hub_id)
+        return ops.hub(current_db(), hub_id)
 
 
 # -- events -------------------------------------------------------------------------
-def _event_doc(s: Any, event: Any) -> dict[str, Any]:
-    return ops.event_doc(event, ops.event_sessions(s, event))
-
-
 @bp.route("/events")
 class Events(MethodView):
     @bp.arguments(EventQuerySchema, location="query")
@@ -80,9 +73,7 @@ class Events(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Events (without their sessions), oldest first; hub leads also see their drafts."""
         who = current_identity(optional=True)
-        with current_db().read() as s:
-            rows, cursor = ops.list_events(s, who, args)
-            return {"items": [ops.event_doc(e, []) for e in rows], "next_cursor": cursor}
+        return ops.events_page(current_db(), who, args)
 
     @bp.arguments(EventCreateSchema)
     @bp.response(201, EventSchema)
@@ -94,10 +85,8 @@ class Events(MethodView):
         for hybrid ones. ``capacity`` is the default for the event's sessions.
         """
         who = require_identity()
-        with current_db().transaction() as s:
-            event = ops.create_event(s, who, data)
-            doc = ops.event_doc(event, [])
-        return doc, 201, {"Location": f"/api/catalogue/events/{event.id}"}
+        doc = ops.create_event(current_db(), who, data)
+        return doc, 201, {"Location": f"/api/catalogue/events/{doc['id']}"}
 
 
 @bp.route("/events/<uuid:event_id>")
@@ -107,8 +96,7 @@ class EventItem(MethodView):
     def get(self, event_id: uuid.UUID) -> dict[str, Any]:
         """An event with its sessions."""
         who = current_identity(optional=True)
-        with current_db().read() as s:
-            return _event_doc(s, ops.visible_event(s, who, event_id))
+        return ops.event(current_db(), who, event_id)
 
     @bp.arguments(EventUpdateSchema)
     @bp.response(200, EventSchema)
@@ -117,8 +105,7 @@ class EventItem(MethodView):
     def patch(self, data: dict[str, Any], event_id: uuid.UUID) -> dict[str, Any]:
         """Change an event's fields; bookers of a published event are told."""
         who = require_identity()
-        with current_db().transaction() as s:
-            return _event_doc(s, ops.update_event(s, who, event_id, data))
+        return ops.update_event(current_db(), who, event_id, data)
 
 
 @bp.route("/events/<uuid:event_id>/sessions")
@@ -135,9 +122,7 @@ class EventSessions(MethodView):
         event are bookable at once.
         """
         who = require_identity()
-        with current_db().transaction() as s:
-            rows = ops.add_sessions(s, who, event_id, data)
-            return {"items": [ops.session_doc(r) for r in rows]}
+        return {"items": ops.add_sessions(current_db(), who, event_id, data)}
 
 
 @bp.route("/events/<uuid:event_id>/publish")
@@ -147,8 +132,7 @@ class EventPublish(MethodView):
     def post(self, event_id: uuid.UUID) -> dict[str, Any]:
         """Publish a draft: every scheduled session becomes bookable (idempotent)."""
         who = require_identity()
-        with current_db().transaction() as s:
-            return _event_doc(s, ops.publish_event(s, who, event_id))
+        return ops.publish_event(current_db(), who, event_id)
 
 
 @bp.route("/events/<uuid:event_id>/cancel")
@@ -159,8 +143,7 @@ class EventCancel(MethodView):
     def post(self, data: dict[str, Any], event_id: uuid.UUID) -> dict[str, Any]:
         """Cancel the whole event and every session still scheduled."""
         who = require_identity()
-        with current_db().transaction() as s:
-            return _event_doc(s, ops.cancel_event(s, who, event_id, data["reason"]))
+        return ops.cancel_event(current_db(), who, event_id, data["reason"])
 
 
 @bp.route("/events/<uuid:event_id>/history")
@@ -170,8 +153,7 @@ class EventHistory(MethodView):
     def get(self, event_id: uuid.UUID) -> dict[str, Any]:
         """Who created, published, changed or cancelled what, and when (hub leads)."""
         who = require_identity()
-        with current_db().read() as s:
-            return {"items": ops.history(s, who, event_id), "next_cursor": None}
+        return ops.event_history(current_db(), who, event_id)
 
 
 # -- sessions -----------------------------------------------------------------------
@@ -185,9 +167,7 @@ class Sessions(MethodView):
         Filters combine; ``q`` matches every word in the title, summary or topics.
         Page with ``limit`` (at most 100) and the ``next_cursor`` of the previous page.
         """
-        with current_db().read() as s:
-            rows, cursor = ops.list_sessions(s, args)
-            return {"items": [ops.session_doc(r) for r in rows], "next_cursor": cursor}
+        return ops.sessions_page(current_db(), args)
 
 
 @bp.route("/sessions/<uuid:session_id>")
@@ -197,8 +177,7 @@ class SessionItem(MethodView):
     def get(self, session_id: uuid.UUID) -> dict[str, Any]:
         """One session with its event's fields (cancelled ones too, with their reason)."""
         who = current_identity(optional=True)
-        with current_db().read() as s:
-            return ops.session_doc(ops.visible_session(s, who, session_id))
+        return ops.session(current_db(), who, session_id)
 
     @bp.arguments(SessionPatchSchema)
     @bp.response(200, SessionSchema)
@@ -212,8 +191,7 @@ class SessionItem(MethodView):
         falls under the new capacity; the waiting list waits.
         """
         who = require_identity()
-        with current_db().transaction() as s:
-            return ops.session_doc(ops.change_session(s, who, session_id, data))
+        return ops.change_session(current_db(), who, session_id, data)
 
 
 @bp.route("/sessions/<uuid:session_id>/cancel")
@@ -224,5 +202,4 @@ class SessionCancel(MethodView):
     def post(self, data: dict[str, Any], session_id: uuid.UUID) -> dict[str, Any]:
         """Cancel one session; its bookings are cancelled and bookers told."""
         who = require_identity()
-        with current_db().transaction() as s:
-            return ops.session_doc(ops.cancel_session(s, who, session_id, data["reason"]))
+        return ops.cancel_session(current_db(), who, session_id, data["reason"])

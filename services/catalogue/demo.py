@@ -10,14 +10,12 @@ Expects a migrated catalogue database.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-
 from services.catalogue import operations as ops
-from services.catalogue.models import CatalogueSession, Event, Hub
 from services.catalogue.recurrence import LONDON
 from shared.auth import Identity
 from shared.config import Settings
@@ -247,17 +245,16 @@ def _seed_event(db: Database, hub_id: uuid.UUID, plan: Plan) -> None:
     event_id = _event_id(hub_id, plan.slug)
     now = utcnow()
     dates = [(start, length) for start, length in plan.dates if start > now]
-    with db.transaction() as s:
-        if s.get(Event, event_id) is not None or not dates:
-            return
-        ops.create_event(s, SEEDER, {"id": event_id, "hub_id": hub_id, **plan.fields})
-        for start, length in dates:
-            body: dict[str, Any] = {"starts_at": start, "ends_at": start + length}
-            if plan.rrule:
-                body["rrule"] = plan.rrule
-            ops.add_sessions(s, SEEDER, event_id, body)
-        if plan.publish:
-            ops.publish_event(s, SEEDER, event_id)
+    if not dates:
+        return
+    sessions: list[Mapping[str, Any]] = []
+    for start, length in dates:
+        body: dict[str, Any] = {"starts_at": start, "ends_at": start + length}
+        if plan.rrule:
+            body["rrule"] = plan.rrule
+        sessions.append(body)
+    fields = {"id": event_id, "hub_id": hub_id, **plan.fields}
+    ops.seed_event(db, SEEDER, fields, sessions, publish=plan.publish)
 
 
 def seed(settings: Settings) -> dict[str, Any]:
@@ -267,20 +264,11 @@ def seed(settings: Settings) -> dict[str, Any]:
         hubs = []
         for index, spec in enumerate(HUBS):
             hub_id = _hub_id(spec["name"])
-            with db.transaction() as s:
-                if s.get(Hub, hub_id) is None:
-                    ops.create_hub(s, {"id": hub_id, **spec})
+            ops.ensure_hub(db, {"id": hub_id, **spec})
             for plan in _plans(index, spec["name"]):
                 _seed_event(db, hub_id, plan)
             hubs.append({"id": str(hub_id), "name": spec["name"], "region": spec["region"]})
-        ids = [uuid.UUID(h["id"]) for h in hubs]
-        with db.transaction() as s:
-            events = s.scalar(select(func.count()).select_from(Event).where(Event.hub_id.in_(ids)))
-            sessions = s.scalar(
-                select(func.count())
-                .select_from(CatalogueSession)
-                .where(CatalogueSession.hub_id.in_(ids))
-            )
-        return {"hubs": hubs, "events": int(events or 0), "sessions": int(sessions or 0)}
+        events, sessions = ops.programme_size(db, [uuid.UUID(h["id"]) for h in hubs])
+        return {"hubs": hubs, "events": events, "sessions": sessions}
     finally:
         db.dispose()

@@ -1,9 +1,11 @@
-"""Every state change of the catalogue (the API and any bus handler call these).
+"""Every state change and read of the catalogue: what the API (and the demo) call.
 
-Each function runs inside the caller's transaction: the change, its audit entry and
-its ``catalogue.*`` outbox rows commit together or not at all. Sessions of a draft
-event are not bookable, so their changes publish nothing; publishing the event
-announces every scheduled session at once.
+The public functions own their unit of work: a change opens one transaction in which
+the change, its audit entry and its ``catalogue.*`` outbox rows commit together or
+not at all; a read opens a read-only one. They answer documents, not live rows. The
+``_``-prefixed steps run inside a caller's transaction. Sessions of a draft event are
+not bookable, so their changes publish nothing; publishing the event announces every
+scheduled session at once.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, contains_eager
 
 from services.catalogue import publishing
@@ -31,7 +33,7 @@ from services.catalogue.models import (
 from services.catalogue.recurrence import RecurrenceError, expand, local_duration, shift_end
 from services.catalogue.schemas import MAX_SESSION
 from shared.auth import Identity
-from shared.db import new_id, utcnow
+from shared.db import Database, new_id, utcnow
 from shared.pagination import page
 from shared.problems import Problem
 
@@ -106,7 +108,7 @@ def audit(
     )
 
 
-def history(s: Session, who: Identity, event_id: uuid.UUID) -> list[AuditEntry]:
+def _history(s: Session, who: Identity, event_id: uuid.UUID) -> list[AuditEntry]:
     event = _event(s, event_id)
     if event.status == DRAFT and not who.leads_hub(event.hub_id):
         raise not_found("event")  # a draft's existence is not disclosed
@@ -121,7 +123,7 @@ def history(s: Session, who: Identity, event_id: uuid.UUID) -> list[AuditEntry]:
 
 
 # -- hubs ---------------------------------------------------------------------------
-def create_hub(s: Session, data: Mapping[str, Any]) -> Hub:
+def _create_hub(s: Session, data: Mapping[str, Any]) -> Hub:
     """A new hub (admins only; the API checks the role)."""
     name = data["name"].strip()
     if s.scalar(select(Hub.id).where(Hub.name == name)) is not None:
@@ -139,14 +141,14 @@ def create_hub(s: Session, data: Mapping[str, Any]) -> Hub:
     return hub
 
 
-def get_hub(s: Session, hub_id: uuid.UUID) -> Hub:
+def _get_hub(s: Session, hub_id: uuid.UUID) -> Hub:
     hub = s.get(Hub, hub_id)
     if hub is None:
         raise not_found("hub")
     return hub
 
 
-def list_hubs(s: Session) -> list[Hub]:
+def _list_hubs(s: Session) -> list[Hub]:
     return list(s.scalars(select(Hub).order_by(Hub.name)))
 
 
@@ -169,7 +171,7 @@ def _check_place(fmt: str, venue: str | None, online_url: str | None) -> None:
         raise invalid("venue", f"Required for {fmt.replace('_', '-')} events.")
 
 
-def visible_event(s: Session, who: Identity | None, event_id: uuid.UUID) -> Event:
+def _visible_event(s: Session, who: Identity | None, event_id: uuid.UUID) -> Event:
     """Anyone sees published and cancelled events; drafts only their hub's leads (else 404)."""
     event = _event(s, event_id)
     if event.status == DRAFT and not (who and who.leads_hub(event.hub_id)):
@@ -188,7 +190,7 @@ def _uuids(values: Any) -> list[uuid.UUID]:
     return out
 
 
-def list_events(
+def _list_events(
     s: Session, who: Identity | None, args: Mapping[str, Any]
 ) -> tuple[list[Event], str | None]:
     """Events, oldest first; drafts only of hubs the caller leads (admins: all)."""
@@ -220,7 +222,7 @@ def event_sessions(s: Session, event: Event) -> list[CatalogueSession]:
     )
 
 
-def create_event(s: Session, who: Identity, data: Mapping[str, Any]) -> Event:
+def _create_event(s: Session, who: Identity, data: Mapping[str, Any]) -> Event:
     """A draft event of a hub the caller leads."""
     require_lead(who, data["hub_id"])
     if s.get(Hub, data["hub_id"]) is None:
@@ -254,7 +256,7 @@ def _managed_event(s: Session, who: Identity, event_id: uuid.UUID) -> Event:
     return event
 
 
-def update_event(s: Session, who: Identity, event_id: uuid.UUID, data: Mapping[str, Any]) -> Event:
+def _update_event(s: Session, who: Identity, event_id: uuid.UUID, data: Mapping[str, Any]) -> Event:
     """Edit an event's fields; a published event tells bookings (``catalogue.event.updated``)."""
     event = _managed_event(s, who, event_id)
     if event.status == CANCELLED:
@@ -282,7 +284,7 @@ def update_event(s: Session, who: Identity, event_id: uuid.UUID, data: Mapping[s
     return event
 
 
-def publish_event(s: Session, who: Identity, event_id: uuid.UUID) -> Event:
+def _publish_event(s: Session, who: Identity, event_id: uuid.UUID) -> Event:
     """Draft → published: every scheduled session becomes bookable (one event each)."""
     event = _managed_event(s, who, event_id)
     if event.status == PUBLISHED:
@@ -303,7 +305,7 @@ def publish_event(s: Session, who: Identity, event_id: uuid.UUID) -> Event:
     return event
 
 
-def cancel_event(s: Session, who: Identity, event_id: uuid.UUID, reason: str) -> Event:
+def _cancel_event(s: Session, who: Identity, event_id: uuid.UUID, reason: str) -> Event:
     """Cancel the whole event: each scheduled session is cancelled (one event each)."""
     event = _managed_event(s, who, event_id)
     if event.status == CANCELLED:
@@ -334,7 +336,7 @@ def _require_future(field: str, when: datetime) -> None:
         raise invalid(field, "Must be in the future.")
 
 
-def add_sessions(
+def _add_sessions(
     s: Session, who: Identity, event_id: uuid.UUID, data: Mapping[str, Any]
 ) -> list[CatalogueSession]:
     """One session, or a series from ``rrule``; on a published event each is scheduled at once."""
@@ -403,7 +405,7 @@ def _session(s: Session, session_id: uuid.UUID, *, lock: bool = False) -> Catalo
     return row
 
 
-def visible_session(s: Session, who: Identity | None, session_id: uuid.UUID) -> CatalogueSession:
+def _visible_session(s: Session, who: Identity | None, session_id: uuid.UUID) -> CatalogueSession:
     row = _session(s, session_id)
     if row.event.status == DRAFT and not (who and who.leads_hub(row.hub_id)):
         raise not_found("session")
@@ -422,7 +424,7 @@ def _managed_session(s: Session, who: Identity, session_id: uuid.UUID) -> Catalo
     return row
 
 
-def change_session(
+def _change_session(
     s: Session, who: Identity, session_id: uuid.UUID, data: Mapping[str, Any]
 ) -> CatalogueSession:
     """Reschedule, change capacity or move room; ``sequence`` + 1 for any real change.
@@ -498,7 +500,7 @@ def _cancel_row(row: CatalogueSession, reason: str, now: datetime) -> None:
     row.sequence += 1  # calendars need a higher SEQUENCE to accept the cancellation
 
 
-def cancel_session(
+def _cancel_session(
     s: Session, who: Identity, session_id: uuid.UUID, reason: str
 ) -> CatalogueSession:
     """Cancel one session (``catalogue.session.cancelled`` when its event is published)."""
@@ -555,7 +557,9 @@ def listing_query(args: Mapping[str, Any], now: datetime | None = None) -> Selec
     return query
 
 
-def list_sessions(s: Session, args: Mapping[str, Any]) -> tuple[list[CatalogueSession], str | None]:
+def _list_sessions(
+    s: Session, args: Mapping[str, Any]
+) -> tuple[list[CatalogueSession], str | None]:
     """Bookable sessions, soonest first, one page (``listing_query`` has the filters)."""
     return page(
         s,
@@ -622,3 +626,133 @@ def event_doc(event: Event, sessions: list[CatalogueSession]) -> dict[str, Any]:
         sessions=sessions,
     )
     return doc
+
+
+# -- units of work: the API and the demo call these, nothing else opens a session ----
+def hubs(db: Database) -> list[Hub]:
+    with db.read() as s:
+        return _list_hubs(s)
+
+
+def hub(db: Database, hub_id: uuid.UUID) -> Hub:
+    with db.read() as s:
+        return _get_hub(s, hub_id)
+
+
+def create_hub(db: Database, data: Mapping[str, Any]) -> Hub:
+    """A new hub (admins only; the API checks the role)."""
+    with db.transaction() as s:
+        return _create_hub(s, data)
+
+
+def ensure_hub(db: Database, data: Mapping[str, Any]) -> Hub:
+    """The hub with ``data["id"]``, created if missing (idempotent seeding)."""
+    with db.transaction() as s:
+        return s.get(Hub, data["id"]) or _create_hub(s, data)
+
+
+def programme_size(db: Database, hub_ids: list[uuid.UUID]) -> tuple[int, int]:
+    """How many events and sessions these hubs have (any status)."""
+    with db.read() as s:
+        events = s.scalar(select(func.count()).select_from(Event).where(Event.hub_id.in_(hub_ids)))
+        sessions = s.scalar(
+            select(func.count())
+            .select_from(CatalogueSession)
+            .where(CatalogueSession.hub_id.in_(hub_ids))
+        )
+    return int(events or 0), int(sessions or 0)
+
+
+def _with_sessions(s: Session, event: Event) -> dict[str, Any]:
+    return event_doc(event, event_sessions(s, event))
+
+
+def events_page(db: Database, who: Identity | None, args: Mapping[str, Any]) -> dict[str, Any]:
+    with db.read() as s:
+        rows, cursor = _list_events(s, who, args)
+        return {"items": [event_doc(e, []) for e in rows], "next_cursor": cursor}
+
+
+def event(db: Database, who: Identity | None, event_id: uuid.UUID) -> dict[str, Any]:
+    with db.read() as s:
+        return _with_sessions(s, _visible_event(s, who, event_id))
+
+
+def event_history(db: Database, who: Identity, event_id: uuid.UUID) -> dict[str, Any]:
+    with db.read() as s:
+        return {"items": _history(s, who, event_id), "next_cursor": None}
+
+
+def create_event(db: Database, who: Identity, data: Mapping[str, Any]) -> dict[str, Any]:
+    with db.transaction() as s:
+        return event_doc(_create_event(s, who, data), [])
+
+
+def update_event(
+    db: Database, who: Identity, event_id: uuid.UUID, data: Mapping[str, Any]
+) -> dict[str, Any]:
+    with db.transaction() as s:
+        return _with_sessions(s, _update_event(s, who, event_id, data))
+
+
+def add_sessions(
+    db: Database, who: Identity, event_id: uuid.UUID, data: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    with db.transaction() as s:
+        return [session_doc(r) for r in _add_sessions(s, who, event_id, data)]
+
+
+def publish_event(db: Database, who: Identity, event_id: uuid.UUID) -> dict[str, Any]:
+    with db.transaction() as s:
+        return _with_sessions(s, _publish_event(s, who, event_id))
+
+
+def cancel_event(db: Database, who: Identity, event_id: uuid.UUID, reason: str) -> dict[str, Any]:
+    with db.transaction() as s:
+        return _with_sessions(s, _cancel_event(s, who, event_id, reason))
+
+
+def seed_event(
+    db: Database,
+    who: Identity,
+    fields: Mapping[str, Any],
+    sessions: list[Mapping[str, Any]],
+    *,
+    publish: bool,
+) -> bool:
+    """Create an event (id in ``fields``) with its sessions, published or not, all in one
+    transaction; False if it exists already (demo data: a rerun changes nothing)."""
+    with db.transaction() as s:
+        if s.get(Event, fields["id"]) is not None:
+            return False
+        _create_event(s, who, fields)
+        for body in sessions:
+            _add_sessions(s, who, fields["id"], body)
+        if publish:
+            _publish_event(s, who, fields["id"])
+        return True
+
+
+def sessions_page(db: Database, args: Mapping[str, Any]) -> dict[str, Any]:
+    with db.read() as s:
+        rows, cursor = _list_sessions(s, args)
+        return {"items": [session_doc(r) for r in rows], "next_cursor": cursor}
+
+
+def session(db: Database, who: Identity | None, session_id: uuid.UUID) -> dict[str, Any]:
+    with db.read() as s:
+        return session_doc(_visible_session(s, who, session_id))
+
+
+def change_session(
+    db: Database, who: Identity, session_id: uuid.UUID, data: Mapping[str, Any]
+) -> dict[str, Any]:
+    with db.transaction() as s:
+        return session_doc(_change_session(s, who, session_id, data))
+
+
+def cancel_session(
+    db: Database, who: Identity, session_id: uuid.UUID, reason: str
+) -> dict[str, Any]:
+    with db.transaction() as s:
+        return session_doc(_cancel_session(s, who, session_id, reason))
