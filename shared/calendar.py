@@ -1,4 +1,5 @@
-"""iCalendar files for invites and feeds (DESIGN §6), built with ``icalendar``.
+"""iCalendar files for invites and feeds (docs/architecture.md, "Calendars"), built with
+``icalendar``.
 
 Catalogue (public hub feeds), bookings (invites and subscription feeds) and mentoring all
 write calendars through :func:`build_calendar`, so every file has the same shape:
@@ -161,7 +162,7 @@ def london_vtimezone() -> Timezone:
 
 
 def _address(email_addr: str, name: str | None, **params: str) -> vCalAddress:
-    # A bare mailto: URI (DESIGN §6); the display name goes in CN, never in the value.
+    # A bare mailto: URI; the display name goes in CN, never in the value.
     address = vCalAddress(f"mailto:{email_addr.strip()}")
     if name:
         address.params["CN"] = name
@@ -309,20 +310,21 @@ def calendar_mime_part(ics: bytes, method: str) -> MIMEPart:
 
 
 def attach_invite(message: EmailMessage, ics: bytes, *, attachment: bool = True) -> None:
-    """Add an invite to a plain-text message, the way Gmail and Outlook expect it::
+    """Add an invite to a message, the way Gmail and Outlook expect it::
 
-        msg = new_message(settings, to=..., subject=..., text=...)   # text/plain
+        msg = new_message(settings, to=..., subject=..., text=..., html=...)
         attach_invite(msg, build_calendar([item], method="REQUEST"))
         queue_mail(session, msg)
 
-    giving ``multipart/mixed[multipart/alternative[text/plain, text/calendar;
+    giving ``multipart/mixed[multipart/alternative[text/plain, (text/html,) text/calendar;
     method=REQUEST], application/ics invite.ics]``. The alternative part is what clients
     act on; the ``application/ics`` attachment (not text/calendar, so it is not read as a
     second invite) is for clients that only offer attachments. The method comes from the
     file itself, so the two cannot disagree.
     """
     part = calendar_mime_part(ics, _file_method(ics))
-    message.make_alternative()
+    if message.get_content_type() != "multipart/alternative":  # already so with an HTML body
+        message.make_alternative()
     message.attach(part)
     if attachment:
         message.add_attachment(ics, maintype="application", subtype="ics", filename="invite.ics")

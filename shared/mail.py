@@ -5,6 +5,9 @@ booking and its confirmation mail commit together. The worker's ``deliver_pendin
 sends queued mail: as ``.eml`` files under ``$EYHUB_DATA_DIR/mail/`` by default, over
 SMTP when ``EYHUB_SMTP_URL`` is set. A failing SMTP server only delays mail: rows stay
 queued and are retried with backoff; nothing is lost.
+
+Bodies come from Jinja templates (:class:`MailTemplates`): each mail is a ``NAME.txt`` and
+a ``NAME.html`` in a package's ``templates/mail/``, sent as ``multipart/alternative``.
 """
 
 from __future__ import annotations
@@ -19,14 +22,17 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import formatdate, make_msgid
 from pathlib import Path
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import Integer, LargeBinary, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from shared import metrics
 from shared.config import Settings
 from shared.db import Database, KernelBase, UTCDateTime, new_id, utcnow
+from shared.retry import backoff_delay
 
 log = logging.getLogger("eyhub.mail")
 
@@ -48,10 +54,54 @@ class MailOutbox(KernelBase):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class MailBody(NamedTuple):
+    """The two renderings of one mail: plain text, and HTML as its alternative."""
+
+    text: str
+    html: str
+
+
+class MailTemplates:
+    """Mail bodies rendered from ``<package>/templates/mail/NAME.txt`` and ``NAME.html``.
+
+    Templates, not f-strings, so every mail shares its partials (e.g. where a session
+    happens) and user data is escaped in HTML by default: ``.html`` templates autoescape,
+    ``.txt`` ones do not (a plain-text body must not show ``&amp;``). A missing variable
+    raises (``StrictUndefined``) instead of leaving a hole in someone's mail.
+    """
+
+    def __init__(self, package: str, folder: str = "templates/mail") -> None:
+        self.env = Environment(
+            loader=PackageLoader(package, folder),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+
+    def render(self, template: str, /, **context: Any) -> MailBody:
+        """``template``'s text and HTML forms (``mail/TEMPLATE.txt`` and ``.html``)."""
+        return MailBody(
+            text=self.env.get_template(f"{template}.txt").render(**context),
+            html=self.env.get_template(f"{template}.html").render(**context),
+        )
+
+
 def new_message(
-    settings: Settings, *, to: str, subject: str, text: str, reply_to: str | None = None
+    settings: Settings,
+    *,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    reply_to: str | None = None,
 ) -> EmailMessage:
-    """A plain-text message with the headers every eyhub mail carries."""
+    """A message with the headers every eyhub mail carries.
+
+    Plain text alone, or with ``html`` a ``multipart/alternative`` of the text and the
+    HTML (in that order: clients show the last part they can render).
+    """
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["From"] = settings.mail_from
     msg["To"] = to
@@ -61,6 +111,8 @@ def new_message(
     if reply_to:
         msg["Reply-To"] = reply_to
     msg.set_content(text)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
     return msg
 
 
@@ -112,7 +164,8 @@ def _write_eml(mail_dir: Path, row: MailOutbox) -> Path:
 
 
 def _backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(600, 2 ** min(attempts, 10)))
+    """2 s after the first failure, doubling up to 10 minutes."""
+    return timedelta(seconds=backoff_delay(attempts, base=2.0, cap=600.0))
 
 
 def deliver_pending(db: Database, settings: Settings, *, limit: int = 50) -> int:

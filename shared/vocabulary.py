@@ -1,4 +1,5 @@
-"""The domain's shared words (DESIGN.md §3): one list, used by every component."""
+"""The domain's shared words (docs/architecture.md, "Domain words"): one list, used by every
+component."""
 
 from __future__ import annotations
 

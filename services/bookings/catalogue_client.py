@@ -1,4 +1,5 @@
-"""Read-through to the catalogue for a session not replicated yet (DESIGN §1: reads only).
+"""Read-through to the catalogue for a session not replicated yet (reads only: see
+docs/architecture.md, "Components").
 
 Booking straight after publishing must not fail because the ``scheduled`` event is
 still on its way: the API fetches the published session once and stores it.

@@ -1,4 +1,5 @@
-"""Calendar invites for bookings (DESIGN §6): one UID per booking, SEQUENCE stored per booking.
+"""Calendar invites for bookings (docs/architecture.md, "Calendars"): one UID per booking,
+SEQUENCE stored per booking.
 
 SEQUENCE is 0 on the first REQUEST and +1 on every later update or cancellation;
 ``booking.invite_sequence`` remembers the last one sent, so a reschedule after a
@@ -26,7 +27,7 @@ from shared.calendar import (
 )
 from shared.config import Settings
 from shared.db import utcnow
-from shared.mail import new_message, queue_mail
+from shared.mail import MailBody, new_message, queue_mail
 
 
 def london_range(row: SessionReplica) -> str:
@@ -93,9 +94,10 @@ def build(
     method: str,
     sequence: int,
     subject: str,
-    text: str,
+    body: MailBody,
 ) -> EmailMessage:
-    """The mail with its invite (pure: no database, so it can be made outside a lock)."""
+    """The mail (text and HTML) with its invite (pure: no database, so it can be made
+    outside a lock)."""
     item = invite_item(
         settings,
         row,
@@ -105,13 +107,19 @@ def build(
         method=method,
         sequence=sequence,
     )
-    msg = new_message(settings, to=email, subject=subject, text=text)
+    msg = new_message(settings, to=email, subject=subject, text=body.text, html=body.html)
     attach_invite(msg, build_calendar([item], method=method))
     return msg
 
 
 def send(
-    s: Session, settings: Settings, booking: Booking, *, method: str, subject: str, text: str
+    s: Session,
+    settings: Settings,
+    booking: Booking,
+    *,
+    method: str,
+    subject: str,
+    body: MailBody,
 ) -> None:
     """Queue the mail for ``booking`` with its invite, and remember the SEQUENCE sent."""
     sequence = next_sequence(booking)
@@ -124,7 +132,7 @@ def send(
         method=method,
         sequence=sequence,
         subject=subject,
-        text=text,
+        body=body,
     )
     booking.invite_sequence = sequence
     queue_mail(s, msg)

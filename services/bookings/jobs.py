@@ -25,7 +25,7 @@ def send_reminders(db: Database, settings: Settings, *, now: datetime | None = N
     details) and gets no reminder. Safe with several workers: rows are claimed with
     ``SKIP LOCKED`` on PostgreSQL (SQLite serialises transactions).
     """
-    from services.bookings import invites
+    from services.bookings import notify
 
     now = now or utcnow()
     sent = 0
@@ -51,22 +51,15 @@ def send_reminders(db: Database, settings: Settings, *, now: datetime | None = N
             booking.reminder_sent_at = now
             if booking.confirmed_at and booking.confirmed_at > row.starts_at - REMIND_BEFORE:
                 continue
-            where = []
-            if row.online_url:
-                where.append(f"Join online: {row.online_url}")
-            if row.venue:
-                where.append(f"Venue: {row.venue}")
-            text = (
-                f"Hello {booking.user_name or 'there'},\n\n"
-                f"A reminder that {row.title} is coming up:\n"
-                f"When: {invites.london_range(row)}\n" + "\n".join(where) + "\n\n"
-                "If you can no longer come, please cancel so someone on the waiting list "
-                "can have your place.\n"
-            )
+            body = notify.render("reminder", row, person=booking.user_name)
             queue_mail(
                 s,
                 new_message(
-                    settings, to=booking.user_email, subject=f"Reminder: {row.title}", text=text
+                    settings,
+                    to=booking.user_email,
+                    subject=f"Reminder: {row.title}",
+                    text=body.text,
+                    html=body.html,
                 ),
             )
             sent += 1

@@ -16,21 +16,20 @@ from sqlalchemy.orm import Session
 from services.bookings import invites
 from services.bookings.models import CONFIRMED, HOLDING_PLACE, WAITLISTED, Booking, SessionReplica
 from shared.config import Settings
-from shared.mail import new_message, queue_mail
+from shared.mail import MailBody, MailTemplates, new_message, queue_mail
+
+#: ``services/bookings/templates/mail/``: one ``.txt`` and one ``.html`` per mail, sharing
+#: the ``_where`` partial (venue and/or joining link) and the HTML ``_base``.
+TEMPLATES = MailTemplates("services.bookings")
 
 
-def _when(booking: Booking) -> str:
-    return invites.london_range(booking.session)
-
-
-def _where(booking: Booking) -> str:
-    row = booking.session
-    parts = []
-    if row.venue:
-        parts.append(f"Venue: {row.venue}")
-    if row.online_url:
-        parts.append(f"Join online: {row.online_url}")
-    return "\n".join(parts)
+def render(
+    template: str, row: SessionReplica, /, *, person: str | None, **context: object
+) -> MailBody:
+    """Mail ``template`` about session ``row`` for ``person`` (their display name)."""
+    return TEMPLATES.render(
+        template, session=row, name=person, when=invites.london_range(row), **context
+    )
 
 
 @dataclass(frozen=True)
@@ -44,20 +43,6 @@ class Prepared:
 
 def session_version(row: SessionReplica) -> tuple[int, datetime]:
     return (row.sequence, row.updated_at)
-
-
-def _confirmation_text(name: str | None, row: SessionReplica) -> str:
-    where = []
-    if row.venue:
-        where.append(f"Venue: {row.venue}")
-    if row.online_url:
-        where.append(f"Join online: {row.online_url}")
-    return (
-        f"Hello {name or 'there'},\n\n"
-        f"Your place on {row.title} is confirmed.\n"
-        f"When: {invites.london_range(row)}\n" + "\n".join(where) + "\n\n"
-        "The attached invite adds it to your calendar.\n"
-    )
 
 
 def prepare_confirmation(
@@ -77,7 +62,7 @@ def prepare_confirmation(
         method="REQUEST",
         sequence=0,
         subject=f"Booked: {row.title}",
-        text=_confirmation_text(name, row),
+        body=render("confirmed", row, person=name),
     )
     return Prepared(booking_id, session_version(row), message)
 
@@ -99,23 +84,25 @@ def booked(
         else:
             confirmed(s, settings, booking, subject=f"Booked: {row.title}")
     elif booking.status == WAITLISTED:
-        text = (
-            f"Hello {booking.user_name or 'there'},\n\n"
-            f"{row.title} ({_when(booking)}) is full, so you are on the waiting list "
-            f"at position {booking.waitlist_position}.\n"
-            "If a place frees up you will be booked in automatically and sent an invite.\n"
+        body = render(
+            "waitlisted", row, person=booking.user_name, position=booking.waitlist_position
         )
-        queue_mail(
-            s,
-            new_message(
-                settings, to=booking.user_email, subject=f"Waiting list: {row.title}", text=text
-            ),
-        )
+        _queue_plain(s, settings, booking, subject=f"Waiting list: {row.title}", body=body)
+
+
+def _queue_plain(
+    s: Session, settings: Settings, booking: Booking, *, subject: str, body: MailBody
+) -> None:
+    """A mail without an invite (nothing was ever put in their calendar)."""
+    message = new_message(
+        settings, to=booking.user_email, subject=subject, text=body.text, html=body.html
+    )
+    queue_mail(s, message)
 
 
 def confirmed(s: Session, settings: Settings, booking: Booking, *, subject: str) -> None:
-    text = _confirmation_text(booking.user_name, booking.session)
-    invites.send(s, settings, booking, method="REQUEST", subject=subject, text=text)
+    body = render("confirmed", booking.session, person=booking.user_name)
+    invites.send(s, settings, booking, method="REQUEST", subject=subject, body=body)
 
 
 def promoted(s: Session, settings: Settings, booking: Booking) -> None:
@@ -124,20 +111,13 @@ def promoted(s: Session, settings: Settings, booking: Booking) -> None:
 
 def rescheduled(s: Session, settings: Settings, booking: Booking) -> None:
     row = booking.session
-    text = (
-        f"Hello {booking.user_name or 'there'},\n\n"
-        f"{row.title} has moved. New time: {_when(booking)}\n{_where(booking)}\n\n"
-        "The attached update moves it in your calendar.\n"
-    )
-    if booking.status in HOLDING_PLACE and booking.invite_sequence is not None:
-        invites.send(
-            s, settings, booking, method="REQUEST", subject=f"Moved: {row.title}", text=text
-        )
+    subject = f"Moved: {row.title}"
+    invite = booking.status in HOLDING_PLACE and booking.invite_sequence is not None
+    body = render("rescheduled", row, person=booking.user_name, invite=invite)
+    if invite:
+        invites.send(s, settings, booking, method="REQUEST", subject=subject, body=body)
     else:  # waiting list: no invite was sent, so just tell them
-        queue_mail(
-            s,
-            new_message(settings, to=booking.user_email, subject=f"Moved: {row.title}", text=text),
-        )
+        _queue_plain(s, settings, booking, subject=subject, body=body)
 
 
 def cancelled(
@@ -145,20 +125,14 @@ def cancelled(
 ) -> None:
     row = booking.session
     if session_cancelled:
-        why = f"\nReason: {row.cancel_reason}\n" if row.cancel_reason else ""
-        text = (
-            f"Hello {booking.user_name or 'there'},\n\n"
-            f"We are sorry: {row.title} ({_when(booking)}) has been cancelled by the hub.\n"
-            f"{why}Your booking is cancelled and the invite is withdrawn from your calendar.\n"
-        )
         subject = f"Cancelled by the hub: {row.title}"
     else:
-        text = (
-            f"Hello {booking.user_name or 'there'},\n\n"
-            f"Your booking for {row.title} ({_when(booking)}) is cancelled.\n"
-        )
         subject = f"Booking cancelled: {row.title}"
-    if booking.invite_sequence is not None:
-        invites.send(s, settings, booking, method="CANCEL", subject=subject, text=text)
+    invite = booking.invite_sequence is not None
+    body = render(
+        "cancelled", row, person=booking.user_name, by_hub=session_cancelled, invite=invite
+    )
+    if invite:
+        invites.send(s, settings, booking, method="CANCEL", subject=subject, body=body)
     else:
-        queue_mail(s, new_message(settings, to=booking.user_email, subject=subject, text=text))
+        _queue_plain(s, settings, booking, subject=subject, body=body)

@@ -1,4 +1,5 @@
-"""The bookings.* events, written to the outbox in the caller's transaction (DESIGN §4).
+"""The bookings.* events, written to the outbox in the caller's transaction
+(docs/architecture.md, "Messages").
 
 Every state change another service cares about calls one of these; the messaging
 layer's relay publishes the rows after commit, so an event exists if and only if
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from services.bookings.models import ATTENDED, Booking
 from shared.db import utcnow
 from shared.events import bookings as events
+from shared.messaging.outbox import publish
 
 
 def _ref(booking: Booking) -> dict[str, Any]:
@@ -74,11 +76,7 @@ def _publish(s: Session, event_type: str, data: dict[str, Any]) -> None:
 
 
 def _emit(s: Session, event_type: str, payload: dict[str, Any]) -> None:
-    """Hand the event to the outbox (shared.messaging, once it is in the tree)."""
-    try:
-        from shared.messaging import publish
-    except ImportError:  # pragma: no cover - until the messaging layer lands
-        return
+    """Hand the event to the outbox, in the caller's transaction."""
     publish(s, event_type, payload)
 
 

@@ -1,4 +1,5 @@
-"""The catalogue.* events, written to the outbox in the caller's transaction (DESIGN §4).
+"""The catalogue.* events, written to the outbox in the caller's transaction
+(docs/architecture.md, "Messages").
 
 An event exists on the bus if and only if the change committed: ``publish`` adds the
 outbox row to the same session, and the worker's relay sends it.

@@ -1,4 +1,5 @@
-"""Schemas of the ``bookings.*`` events (DESIGN §4): the producer and consumers share them.
+"""Schemas of the ``bookings.*`` events (docs/architecture.md, "Event catalogue"): the
+producer and consumers share them.
 
 Fat events: each carries what budget needs without calling back (booking, session,
 user, funding). Times are RFC 3339 UTC; money is integer pence.

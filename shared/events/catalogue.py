@@ -1,4 +1,5 @@
-"""Schemas of the ``catalogue.*`` events (DESIGN §4): the producer and consumers share them.
+"""Schemas of the ``catalogue.*`` events (docs/architecture.md, "Event catalogue"): the
+producer and consumers share them.
 
 Fat events: ``scheduled`` and ``rescheduled`` carry the whole session with the event
 fields a booker needs, so bookings can keep its replica without calling back. Every

@@ -1,4 +1,5 @@
-"""The envelope every bus message is (DESIGN.md §4), and the causation context.
+"""The envelope every bus message is (docs/architecture.md, "Messages"), and the causation
+context.
 
 ``{"id", "type", "occurred_at", "source", "correlation_id", "causation_id", "version",
 "data"}``. ``data`` is validated by the event's schema in ``shared.events``; the

@@ -1,4 +1,5 @@
-"""DESIGN §4 / issue 3 "Done when": outage, crash, duplicates, poison, ordering.
+"""docs/architecture.md "Messages" / issue 3 "Done when": outage, crash, duplicates, poison,
+ordering.
 
 Each runs on the embedded transport and, with EYHUB_TEST_* set, on RabbitMQ + PostgreSQL.
 """
