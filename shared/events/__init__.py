@@ -90,6 +90,11 @@ def latest_version(event_type: str) -> int:
     return max(versions)
 
 
+#: Schema instances by (type, version): one per schema class, as building one costs more
+#: than a load or dump with it (which keep no per-call state on the instance).
+_INSTANCES: dict[tuple[str, int], tuple[type[Schema], Schema]] = {}
+
+
 def schema_for(event_type: str, version: int | None = None) -> Schema:
     _discover()
     version = latest_version(event_type) if version is None else version
@@ -99,7 +104,10 @@ def schema_for(event_type: str, version: int | None = None) -> Schema:
         if not known:
             raise UnknownEvent(f"unknown event type {event_type!r}: no schema in shared/events")
         raise UnknownEvent(f"unknown version {version} of {event_type!r} (known: {known})")
-    return schema()
+    cached = _INSTANCES.get((event_type, version))
+    if cached is None or cached[0] is not schema:
+        cached = _INSTANCES[(event_type, version)] = (schema, schema())
+    return cached[1]
 
 
 def dump(event_type: str, data: dict[str, Any], version: int | None = None) -> dict[str, Any]:

@@ -18,6 +18,12 @@ bus needs, are added by subclassing its channel (same on-disk format and options
   in, so a reader never sees half a message.
 - **Mandatory.** Stock virtual transports route an unbound key to a fallback queue
   nobody reads; here it raises ``Unroutable``, which the relay reports.
+
+And two costs it avoids, both per message in the stock transport: a consumer lists
+and sorts the whole queue folder once per *batch* of messages (the sorted listing is
+kept per queue and consumed in order; it is read again when it runs out, or at once
+when a message was put back), and a publisher re-reads the exchange's binding table
+only when the table file was replaced (every change renames a new file in).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections import deque
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -80,6 +87,9 @@ class LeasingChannel(filesystem.Channel):
     QoS = LeasingQoS
     #: seconds between scans for leases of dead consumers
     recover_every = 1.0
+    #: an idle queue's folder is listed at most this often (seconds), so a busy queue
+    #: beside an idle one is not slowed by a listing per poll of the idle one
+    relist_idle_every = 0.005
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -87,6 +97,12 @@ class LeasingChannel(filesystem.Channel):
         self._lease_dir: Path | None = None
         self._lease_lock: Any = None
         self._next_recover = 0.0
+        #: the last listing of the queue folder: each queue's file names, oldest first
+        self._listing: dict[str, deque[str]] = {}
+        self._listed_at = 0.0
+        #: exchange → (identity of its table file, parsed table)
+        self._tables: dict[str, tuple[tuple[int, int, int], list[Any]]] = {}
+        self._exchange_files: dict[str, Path] = {}
 
     # -- paths ---------------------------------------------------------------------
     @property
@@ -128,12 +144,31 @@ class LeasingChannel(filesystem.Channel):
                 tmp.write_bytes(str_to_bytes(dumps(new)))
                 os.rename(tmp, file)
 
+    def _exchange_file(self, exchange: str) -> Path:
+        file = self._exchange_files.get(exchange)
+        if file is None:  # the stock method validates the name: do that once per exchange
+            file = self._exchange_files[exchange] = super()._exchange_file(exchange)
+        return file
+
     def get_table(self, exchange: str) -> list[Any]:
+        file = self._exchange_file(exchange)
         try:
-            raw = self._exchange_file(exchange).read_bytes()
+            st = os.stat(file)
+        except FileNotFoundError:
+            self._tables.pop(exchange, None)
+            return []
+        # Every edit renames a new file in (``_edit_table``): a new inode means a new table.
+        ident = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._tables.get(exchange)
+        if cached is not None and cached[0] == ident:
+            return cached[1]
+        try:
+            raw = file.read_bytes()
         except FileNotFoundError:
             return []
-        return [filesystem.exchange_queue_t(*q) for q in loads(bytes_to_str(raw))]
+        table = [filesystem.exchange_queue_t(*q) for q in loads(bytes_to_str(raw))]
+        self._tables[exchange] = (ident, table)
+        return table
 
     def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
         value = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
@@ -149,14 +184,23 @@ class LeasingChannel(filesystem.Channel):
     # -- publish -------------------------------------------------------------------
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
         name = f"{_sortable_stamp()}.{queue}.msg"
-        tmp_dir = self._root / "tmp"
-        tmp = tmp_dir / name
+        tmp = os.path.join(self._tmp_folder, name)
+        data = str_to_bytes(dumps(payload))
         try:
-            with open(tmp, "wb") as f:
-                f.write(str_to_bytes(dumps(payload)))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
             os.rename(tmp, os.path.join(self.data_folder_out, name))
         except OSError as exc:
             raise ChannelError(f"cannot write message for {queue!r}: {exc}") from exc
+
+    @property
+    def _tmp_folder(self) -> str:
+        return os.path.join(self.transport_options["broker_root"], "tmp")
 
     def _lookup(self, exchange: str, routing_key: str, default: Any = None) -> list[str]:
         if not exchange:
@@ -173,16 +217,37 @@ class LeasingChannel(filesystem.Channel):
         return found
 
     # -- consume -------------------------------------------------------------------
+    def _list(self, now: float) -> None:
+        """Read the queue folder once, for every queue: names sort in publishing order."""
+        listing: dict[str, deque[str]] = {}
+        for filename in sorted(os.listdir(self.data_folder_in)):
+            queue, _, ext = filename.partition(".")[2].rpartition(".")
+            if ext == "msg":
+                listing.setdefault(queue, deque()).append(filename)
+        self._listing = listing
+        self._listed_at = now
+
+    def _forget_listing(self) -> None:
+        """A message went back into the folder: the next get must see it first."""
+        self._listing = {}
+        self._listed_at = 0.0
+
     def _get(self, queue: str) -> Any:
         now = time.monotonic()
         if now >= self._next_recover:
             self._next_recover = now + self.recover_every
-            self.recover_dead_leases()
-        suffix = f"{queue}.msg"
+            if self.recover_dead_leases():
+                self._forget_listing()
+        pending = self._listing.get(queue)
+        if not pending:
+            # Known empty at a listing this recent: do not list again for it yet.
+            if pending is None and now - self._listed_at < self.relist_idle_every:
+                raise Empty()
+            self._list(now)
+            pending = self._listing.get(queue)
         folder = self.data_folder_in
-        for filename in sorted(os.listdir(folder)):
-            if filename.partition(".")[2] != suffix:
-                continue
+        while pending:
+            filename = pending.popleft()
             leased = self._my_lease_dir() / filename
             try:
                 os.rename(os.path.join(folder, filename), leased)
@@ -203,6 +268,7 @@ class LeasingChannel(filesystem.Channel):
         try:
             if requeue:
                 os.rename(path, os.path.join(self.data_folder_in, filename))
+                self._forget_listing()
             else:
                 path.unlink()
         except FileNotFoundError:
@@ -272,8 +338,14 @@ def ensure_broker_folders(settings: Settings) -> None:
         path.mkdir(parents=True, exist_ok=True)
 
 
-def connect(settings: Settings, *, heartbeat: float = 10.0) -> Connection:
-    """A (lazy) kombu connection to the bus of ``settings``."""
+def connect(
+    settings: Settings, *, heartbeat: float = 10.0, confirm_publish: bool = True
+) -> Connection:
+    """A (lazy) kombu connection to the bus of ``settings``.
+
+    ``confirm_publish=False`` leaves RabbitMQ publisher confirms to the caller (the relay
+    selects them itself and waits once per batch, not once per message).
+    """
     if settings.embedded_broker:
         ensure_broker_folders(settings)
         f = broker_folders(settings)
@@ -293,7 +365,7 @@ def connect(settings: Settings, *, heartbeat: float = 10.0) -> Connection:
         settings.broker_url,
         heartbeat=heartbeat,
         connect_timeout=3,
-        transport_options={"confirm_publish": True, "max_retries": 0},
+        transport_options={"confirm_publish": confirm_publish, "max_retries": 0},
     )
 
 

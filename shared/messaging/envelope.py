@@ -32,6 +32,11 @@ class EnvelopeSchema(Schema):
     data = fields.Dict(required=True)
 
 
+#: One instance for every message: building a marshmallow schema costs more than using it,
+#: and ``load``/``dump`` keep no per-call state on the instance.
+_ENVELOPE = EnvelopeSchema()
+
+
 class BadEnvelope(ValueError):
     """The body is not an eyhub envelope at all."""
 
@@ -57,7 +62,7 @@ def parse_envelope(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadEnvelope(f"message body is {type(body).__name__}, not an envelope object")
     try:
-        return EnvelopeSchema().load(body, unknown=EXCLUDE)
+        return _ENVELOPE.load(body, unknown=EXCLUDE)
     except ValidationError as exc:
         raise BadEnvelope(f"not an eyhub envelope: {exc.messages}") from exc
 
@@ -73,7 +78,7 @@ def make_envelope(
     causation_id: str | None,
     data: dict[str, Any],
 ) -> dict[str, Any]:
-    return EnvelopeSchema().dump(
+    return _ENVELOPE.dump(
         {
             "id": id,
             "type": event_type,

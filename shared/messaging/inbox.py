@@ -25,7 +25,11 @@ Guarantees:
   insert of ``(queue, message id)`` into ``inbox``; a redelivered or duplicated message
   finds the row and is acknowledged without effect. The broker message is acked only
   after that transaction committed (a crash before the ack means a redelivery, which
-  the inbox absorbs).
+  the inbox absorbs). A backlog (``BATCH_MIN`` or more messages of a queue waiting) is
+  applied up to ``PREFETCH`` messages per transaction, handlers in order on the same
+  session; if any of them fails, that transaction is rolled back and each message is
+  applied alone, so handlers must keep their effects in the session (they do: the
+  outbox is how a handler talks to the world).
 - **Failures.** A handler that raises is retried with exponential backoff
   (``EYHUB_BUS_RETRY_BASE_SECONDS`` doubling up to ``EYHUB_BUS_RETRY_MAX_SECONDS``); the
   message is parked in ``message_retries`` and acked, so the messages behind it keep
@@ -33,12 +37,12 @@ Guarantees:
   the error. A message whose type/version has no schema, whose data the schema
   rejects, or that has no handler here goes to dead letters at once, with that reason;
   the worker never crashes on a message.
-- **Order.** Within one queue messages are applied one at a time in publishing order
-  (prefetch 1, one consumer thread, RabbitMQ single-active-consumer across replicas,
-  the relay publishing in outbox order). A message that failed and is retried (or
-  replayed from dead letters) is applied *after* later ones, so a handler of snapshot
-  events must not rely on order alone: compare the aggregate's version (catalogue
-  session events carry ``sequence``; see ``is_stale``) and ignore stale ones.
+- **Order.** Within one queue messages are applied in publishing order (one consumer
+  thread applying what it drained in delivery order, RabbitMQ single-active-consumer
+  across replicas, the relay publishing in outbox order). A message that failed and is
+  retried (or replayed from dead letters) is applied *after* later ones, so a handler
+  of snapshot events must not rely on order alone: compare the aggregate's version
+  (catalogue session events carry ``sequence``; see ``is_stale``) and ignore stale ones.
 - **Correlation.** While a handler runs, ``shared.logs.correlation_id_var`` holds the
   message's correlation id and ``causation_id_var`` its id, so its log lines and the
   events it publishes carry the chain.
@@ -59,7 +63,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kombu import Consumer as KombuConsumer
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -74,6 +78,13 @@ from shared.messaging.topology import Topology
 from shared.retry import Backoff, backoff_delay
 
 log = logging.getLogger("eyhub.messaging.consumer")
+
+#: Messages a queue's consumer holds unacknowledged (the broker's prefetch), and so the
+#: most it applies in one transaction.
+PREFETCH = 100
+#: Fewer messages than this waiting are applied one transaction each: a short queue gains
+#: little from a shared commit, and alone each commits before the next handler starts.
+BATCH_MIN = 8
 
 
 @dataclass(frozen=True)
@@ -207,6 +218,13 @@ class Dispatcher:
     def receive(self, queue: str, body: Any) -> str:
         """Handle one delivery from the broker; returns the outcome. Raises only if the DB
         is unusable (then the caller must not ack: the broker redelivers)."""
+        parsed = self._parse(queue, body)
+        if isinstance(parsed, str):
+            return parsed
+        return self._attempt(queue, *parsed, attempts=0, retry_id=None)
+
+    def _parse(self, queue: str, body: Any) -> tuple[dict[str, Any], dict[str, Any]] | str:
+        """The envelope and its fields, or the outcome of dead-lettering what is not one."""
         if isinstance(body, bytes | str):
             try:
                 body = json.loads(body)
@@ -220,7 +238,101 @@ class Dispatcher:
         except BadEnvelope as exc:
             envelope = body if isinstance(body, dict) else {"raw": repr(body)[:100_000]}
             return self.dead_letter(queue, envelope, "bad_envelope", str(exc), 0)
-        return self._attempt(queue, body, fields, attempts=0, retry_id=None)
+        return body, fields
+
+    # -- a batch of one queue ----------------------------------------------------------
+    def receive_batch(self, queue: str, bodies: list[Any]) -> list[str]:
+        """Handle deliveries of one queue, in order, applying them in one transaction.
+
+        Same outcomes as ``receive`` for each, with one inbox lookup, one insert of the
+        inbox rows and one commit for all of them. If anything in that transaction fails
+        (a handler raising, a concurrent twin's inbox row) it is rolled back and every
+        message is applied on its own, which isolates the failure as ``receive`` does.
+        Raises only if the DB is unusable (then none may be acked).
+        """
+        outcomes: dict[int, str] = {}
+        ready: list[tuple[int, dict[str, Any], dict[str, Any], Event, Handler]] = []
+        for i, body in enumerate(bodies):
+            parsed = self._parse(queue, body)
+            if isinstance(parsed, str):
+                outcomes[i] = parsed
+                continue
+            resolved = self._resolve(queue, *parsed, attempts=0, retry_id=None)
+            if isinstance(resolved, str):
+                outcomes[i] = resolved
+                continue
+            ready.append((i, *parsed, *resolved))
+        applied = self._apply_together(queue, [(e, h) for *_, e, h in ready]) if ready else []
+        if applied is None:
+            for i, body, fields, _event, _handler in ready:
+                outcomes[i] = self._attempt(queue, body, fields, attempts=0, retry_id=None)
+        else:
+            outcomes.update(zip([item[0] for item in ready], applied, strict=True))
+        return [outcomes[i] for i in range(len(bodies))]
+
+    def _apply_together(self, queue: str, items: list[tuple[Event, Handler]]) -> list[str] | None:
+        """Apply ``items`` in one transaction; their outcomes, or None if it rolled back."""
+        outcomes: list[str] = []
+        try:
+            with self.db.transaction() as s:
+                ids = [event.id for event, _ in items]
+                done = set(
+                    s.scalars(
+                        select(InboxEntry.message_id).where(
+                            InboxEntry.queue == queue, InboxEntry.message_id.in_(ids)
+                        )
+                    )
+                )
+                parked = set(
+                    s.scalars(
+                        select(RetryEntry.message_id).where(
+                            RetryEntry.queue == queue, RetryEntry.message_id.in_(ids)
+                        )
+                    )
+                )
+                todo: list[tuple[Event, Handler]] = []
+                for event, handler in items:
+                    if event.id in done:
+                        outcomes.append("duplicate")  # incl. a twin earlier in this batch
+                    elif event.id in parked:
+                        outcomes.append("already-parked")
+                    else:
+                        done.add(event.id)
+                        todo.append((event, handler))
+                        outcomes.append("applied")
+                if todo:
+                    now = utcnow()
+                    s.execute(  # a concurrent twin blocks here, then fails: all one by one
+                        insert(InboxEntry),
+                        [
+                            {
+                                "queue": queue,
+                                "message_id": event.id,
+                                "event_type": event.type,
+                                "correlation_id": event.correlation_id,
+                                "handled_at": now,
+                            }
+                            for event, _ in todo
+                        ],
+                    )
+                for event, handler in todo:
+                    tokens = (
+                        correlation_id_var.set(event.correlation_id or str(event.id)),
+                        causation_id_var.set(str(event.id)),
+                    )
+                    try:
+                        handler(s, event, self.context)
+                    finally:
+                        correlation_id_var.reset(tokens[0])
+                        causation_id_var.reset(tokens[1])
+        except Exception as exc:
+            log.info(
+                "batch rolled back; applying its messages one by one",
+                extra={"queue": queue, "size": len(items), "error": f"{type(exc).__name__}"},
+            )
+            return None
+        log.debug("handled a batch", extra={"queue": queue, "size": len(items)})
+        return outcomes
 
     def _event(self, queue: str, body: dict[str, Any], fields: dict[str, Any]) -> Event:
         data = schemas.load(fields["type"], fields["version"], fields["data"])
@@ -236,7 +348,7 @@ class Dispatcher:
             raw=body,
         )
 
-    def _attempt(
+    def _resolve(
         self,
         queue: str,
         body: dict[str, Any],
@@ -244,7 +356,8 @@ class Dispatcher:
         *,
         attempts: int,
         retry_id: uuid.UUID | None,
-    ) -> str:
+    ) -> tuple[Event, Handler] | str:
+        """The event and its handler, or the outcome of dead-lettering what has neither."""
         handler = self.handlers.get(queue, {}).get(fields["type"])
         try:
             event = self._event(queue, body, fields)
@@ -255,6 +368,21 @@ class Dispatcher:
         if handler is None:
             why = f"{self.service} has no handler for {fields['type']!r} on {queue}"
             return self.dead_letter(queue, body, "no_handler", why, attempts, retry_id)
+        return event, handler
+
+    def _attempt(
+        self,
+        queue: str,
+        body: dict[str, Any],
+        fields: dict[str, Any],
+        *,
+        attempts: int,
+        retry_id: uuid.UUID | None,
+    ) -> str:
+        resolved = self._resolve(queue, body, fields, attempts=attempts, retry_id=retry_id)
+        if isinstance(resolved, str):
+            return resolved
+        event, handler = resolved
         tokens = (
             correlation_id_var.set(event.correlation_id or str(event.id)),
             causation_id_var.set(str(event.id)),
@@ -459,6 +587,8 @@ class Consumer:
         self.service = service
         #: how often parked messages are looked at (a fraction of the first backoff)
         self.retry_check_seconds = min(0.5, max(settings.bus_retry_base_seconds / 4, 0.02))
+        #: deliveries drained but not yet applied: (queue name, kombu message)
+        self._pending: list[tuple[str, Any]] = []
 
     @property
     def has_work(self) -> bool:
@@ -466,10 +596,39 @@ class Consumer:
 
     def _on_message(self, queue: str) -> Callable[[Any], None]:
         def on_message(message: Any) -> None:
-            self.dispatcher.receive(queue, message.body)
-            message.ack()
+            self._pending.append((queue, message))  # applied by _apply_pending
 
         return on_message
+
+    def _drain(self, conn: Any) -> None:
+        """Wait briefly for a delivery, then take whatever else is already there."""
+        with contextlib.suppress(TimeoutError):  # socket.timeout is one
+            conn.drain_events(timeout=0.2)
+        while self._pending and len(self._pending) < PREFETCH:
+            try:
+                conn.drain_events(timeout=0)
+            except TimeoutError:
+                break
+
+    def _apply_pending(self) -> None:
+        """Apply the drained deliveries queue by queue, in order; ack each once committed.
+
+        A message is acked only after its transaction committed: if applying raises (the
+        database is unusable) the rest stay unacked and the broker redelivers them.
+        """
+        pending, self._pending = self._pending, []
+        by_queue: dict[str, list[Any]] = {}
+        for queue, message in pending:
+            by_queue.setdefault(queue, []).append(message)
+        for queue, messages in by_queue.items():
+            if len(messages) < BATCH_MIN:
+                for message in messages:
+                    self.dispatcher.receive(queue, message.body)
+                    message.ack()
+                continue
+            self.dispatcher.receive_batch(queue, [m.body for m in messages])
+            for message in messages:
+                message.ack()
 
     def _on_dead_letter(self, message: Any) -> None:
         """RabbitMQ dead-lettered a message (e.g. delivery limit): record it, then ack."""
@@ -503,7 +662,7 @@ class Consumer:
                         channel,
                         [self.topology.queue(sub)],
                         on_message=self._on_message(name),
-                        prefetch_count=1,
+                        prefetch_count=PREFETCH,
                         no_ack=False,
                     )
                 )
@@ -513,7 +672,9 @@ class Consumer:
                     channel,
                     [self.topology.dead_letter_queue(self.service)],
                     on_message=self._on_dead_letter,
-                    prefetch_count=1,
+                    # basic.qos is per channel: each consumer's applies to the consumes
+                    # after it, and all are made before the first consume. One value.
+                    prefetch_count=PREFETCH,
                 )
             )
         return out
@@ -528,6 +689,9 @@ class Consumer:
                 channel = conn.channel()
                 self.topology.declare(channel)
                 consumers = self._consumers(channel)
+                # Unacked deliveries of a lost connection come again; deliveries may
+                # arrive while the next consumer is being registered, so clear first.
+                self._pending = []
                 for c in consumers:
                     c.consume()
                 backoff.succeeded()
@@ -536,8 +700,8 @@ class Consumer:
                     if time.monotonic() >= next_retries:
                         self.dispatcher.run_due_retries()
                         next_retries = time.monotonic() + self.retry_check_seconds
-                    with contextlib.suppress(TimeoutError):  # socket.timeout is one
-                        conn.drain_events(timeout=0.2)
+                    self._drain(conn)
+                    self._apply_pending()
                     if not self.settings.embedded_broker:
                         conn.heartbeat_check()  # rate-limited by py-amqp
             except Exception as exc:

@@ -2,10 +2,11 @@
 
 An event exists on the bus if and only if the change that caused it committed: the
 row is written in the caller's transaction, and a relay in the service's worker
-publishes pending rows in ``position`` order, marking each sent only after the broker
-confirmed it (RabbitMQ publisher confirms; the embedded transport's write is
-synchronous). A broker outage or a crash delays events, never loses them; a crash
-between confirm and commit re-publishes, which the consumers' inbox absorbs.
+publishes pending rows in ``position`` order, in batches, marking a row sent only after
+the broker confirmed it (RabbitMQ publisher confirms, awaited once per batch; the
+embedded transport's write is synchronous). A broker outage or a crash delays events,
+never loses them; a crash between confirm and commit re-publishes, which the
+consumers' inbox absorbs.
 
 Several relays on one database (worker replicas) do not publish a row twice in the
 normal case: on PostgreSQL a batch is taken with ``FOR UPDATE SKIP LOCKED`` under a
@@ -21,13 +22,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 import zlib
 from datetime import timedelta
 from typing import Any
 
+from amqp.exceptions import MessageNacked
 from kombu import Connection, Producer
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from shared import events as schemas
@@ -38,10 +41,26 @@ from shared.messaging.broker import Unroutable, connect, ensure_broker_folders
 from shared.messaging.envelope import causation_id_var, make_envelope
 from shared.messaging.models import OutboxMessage, count_rows
 from shared.messaging.topology import Topology
+from shared.retry import Backoff
 
 log = logging.getLogger("eyhub.messaging.relay")
 
-BATCH = 100
+#: Rows per relay round: one confirm wait and one ``UPDATE`` per round.
+BATCH = 200
+#: Seconds a round waits for the broker to take (write) and confirm its messages.
+CONFIRM_TIMEOUT = 10.0
+#: The outbox columns a round reads (no ORM objects: the rows are only published).
+_CLAIMED = (
+    OutboxMessage.position,
+    OutboxMessage.id,
+    OutboxMessage.event_type,
+    OutboxMessage.version,
+    OutboxMessage.data,
+    OutboxMessage.occurred_at,
+    OutboxMessage.correlation_id,
+    OutboxMessage.causation_id,
+    OutboxMessage.attempts,
+)
 
 
 def publish(
@@ -83,7 +102,16 @@ def backlog(db: Database) -> int:
 
 
 class Relay:
-    """Publishes one component's outbox; ``run`` is a worker loop."""
+    """Publishes one component's outbox; ``run`` is a worker loop.
+
+    A round takes up to ``batch`` pending rows in ``position`` order, publishes them all
+    on one channel and then waits once for the broker's confirms (tracked by delivery
+    tag; RabbitMQ sends the ``basic.return`` of an unroutable mandatory message before
+    its ack, so once all are acked the returns are known), and marks every confirmed row
+    sent with one ``UPDATE`` in the round's transaction. Waiting for each confirm in turn
+    would bound the relay by the broker's per-message sync (a quorum queue's log write)
+    instead of its throughput.
+    """
 
     def __init__(
         self,
@@ -101,7 +129,13 @@ class Relay:
         self.batch = batch
         self._conn: Connection | None = None
         self._producer: Producer | None = None
+        #: message ids RabbitMQ returned as unroutable (``basic.return``) this round
         self._returned: set[str] = set()
+        #: publisher-confirm bookkeeping of the current channel (delivery tags)
+        self._seq = 0
+        self._unsettled: set[int] = set()
+        self._acked: set[int] = set()
+        self._nacked: set[int] = set()
         self._lock_key = zlib.crc32(b"eyhub-outbox-relay")
         self.published = 0
 
@@ -111,20 +145,43 @@ class Relay:
         if mid:
             self._returned.add(str(mid))
 
+    def _settle(self, tag: int, multiple: bool, into: set[int]) -> None:
+        done = {t for t in self._unsettled if t <= tag} if multiple else {tag} & self._unsettled
+        self._unsettled -= done
+        into |= done
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple, self._acked)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple, self._nacked)
+
     def _connect(self) -> Producer:
         if self._producer is not None:
             return self._producer
-        if self.settings.embedded_broker:
+        embedded = self.settings.embedded_broker
+        if embedded:
             ensure_broker_folders(self.settings)
         # No heartbeats: the relay only reads while awaiting confirms, so an idle relay
         # would fail py-amqp's heartbeat check; a dead connection fails the next publish.
-        conn = connect(self.settings, heartbeat=0)
+        # Confirms are managed here (one wait per batch), not by py-amqp per message.
+        conn = connect(self.settings, heartbeat=0, confirm_publish=False)
         try:
             conn.ensure_connection(max_retries=1, timeout=3)
             channel = conn.channel()
             self.topology.declare(channel)
-            on_return = None if self.settings.embedded_broker else self._on_return
-            self._producer = Producer(channel, exchange=self.topology.events, on_return=on_return)
+            if not embedded:
+                channel.confirm_select()
+                channel.events["basic_ack"].add(self._on_ack)
+                channel.events["basic_nack"].add(self._on_nack)
+            self._seq = 0
+            self._unsettled.clear()
+            self._producer = Producer(
+                channel,
+                exchange=self.topology.events,
+                on_return=None if embedded else self._on_return,
+                auto_declare=False,  # declared above, with the whole topology
+            )
         except Exception:
             conn.release()
             raise
@@ -141,21 +198,21 @@ class Relay:
         self._producer = None
 
     # -- publishing ----------------------------------------------------------------
-    def _claim(self, s: Session) -> list[OutboxMessage]:
+    def _claim(self, s: Session) -> list[Any]:
         if self.db.dialect == "postgresql":
             got = s.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": self._lock_key})
             if not got.scalar_one():
                 return []  # another replica's relay is publishing
         q = (
-            select(OutboxMessage)
+            select(*_CLAIMED)
             .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= utcnow())
             .order_by(OutboxMessage.position)
             .limit(self.batch)
             .with_for_update(skip_locked=True)
         )
-        return list(s.scalars(q))
+        return list(s.execute(q))
 
-    def _send(self, producer: Producer, row: OutboxMessage) -> None:
+    def _send(self, producer: Producer, row: Any) -> None:
         body = make_envelope(
             id=row.id,
             event_type=row.event_type,
@@ -175,68 +232,126 @@ class Relay:
             message_id=str(row.id),
             correlation_id=row.correlation_id,
             retry=False,
-            timeout=10,  # a half-dead connection must fail the batch, not hang the relay
-            confirm_timeout=10,
+            timeout=CONFIRM_TIMEOUT,  # a half-dead connection must fail, not hang the relay
         )
 
-    def _unroutable(self, row: OutboxMessage, why: str) -> None:
-        row.attempts += 1
-        delay = min(2.0 ** min(row.attempts, 12), 600.0)
-        row.next_attempt_at = utcnow() + timedelta(seconds=delay)
-        row.last_error = why[:2000]
+    def _await_confirms(self) -> None:
+        """Read the broker's acks (and returns) until every publish of the round is settled."""
+        assert self._conn is not None
+        deadline = time.monotonic() + CONFIRM_TIMEOUT
+        while self._unsettled:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"broker did not confirm {len(self._unsettled)} message(s)")
+            self._conn.drain_events(timeout=remaining)
+
+    def _unroutable(self, s: Session, row: Any, why: str) -> None:
+        attempts = row.attempts + 1
+        delay = min(2.0 ** min(attempts, 12), 600.0)
+        s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.position == row.position)
+            .values(
+                attempts=attempts,
+                next_attempt_at=utcnow() + timedelta(seconds=delay),
+                last_error=why[:2000],
+            )
+            .execution_options(synchronize_session=False)
+        )
         log.error(
             "event unroutable; kept in the outbox and retried",
             extra={"event_type": row.event_type, "message_id": str(row.id), "retry_in_s": delay},
         )
 
     def publish_pending(self) -> int:
-        """Publish one batch; returns how many rows were handled. Raises on broker errors."""
+        """Publish one batch; returns how many rows were handled. Raises on broker errors.
+
+        Rows the broker confirmed are marked sent even when a later one failed (that one
+        and the rest stay pending for the next round; a re-publish is absorbed by the
+        consumers' inbox).
+        """
         producer = self._connect()
+        embedded = self.settings.embedded_broker
         failure: BaseException | None = None
-        handled = 0
         with self.db.transaction() as s:
-            for row in self._claim(s):
-                self._returned.clear()
+            rows = self._claim(s)
+            if not rows:
+                return 0
+            self._returned.clear()
+            self._acked.clear()
+            self._nacked.clear()
+            tags: dict[int, Any] = {}
+            unroutable: list[tuple[Any, str]] = []
+            for row in rows:
                 try:
                     self._send(producer, row)
-                except Unroutable as exc:
-                    self._unroutable(row, str(exc))
+                except Unroutable as exc:  # the embedded transport knows at once
+                    unroutable.append((row, str(exc)))
+                    continue
                 except Exception as exc:  # broker gone mid-batch: keep what was confirmed
                     failure = exc
                     break
+                self._seq += 1
+                tags[self._seq] = row
+                if embedded:  # the message file is in place: as good as a confirm
+                    self._acked.add(self._seq)
                 else:
-                    if str(row.id) in self._returned:
-                        self._unroutable(row, f"no queue bound to {row.event_type!r}")
-                    else:
-                        row.sent_at = utcnow()
-                        self.published += 1
-                handled += 1
+                    self._unsettled.add(self._seq)
+            if failure is None and not embedded:
+                try:
+                    self._await_confirms()
+                except Exception as exc:
+                    failure = exc
+            sent: list[int] = []
+            for tag, row in tags.items():
+                if tag not in self._acked:
+                    continue  # nacked or unconfirmed: stays pending
+                if str(row.id) in self._returned:
+                    unroutable.append((row, f"no queue bound to {row.event_type!r}"))
+                else:
+                    sent.append(row.position)
+            if sent:
+                s.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.position.in_(sent))
+                    .values(sent_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
+            for row, why in unroutable:
+                self._unroutable(s, row, why)
+            self.published += len(sent)
+            if failure is None and self._nacked:
+                failure = MessageNacked(f"broker refused {len(self._nacked)} message(s)")
         if failure is not None:
+            self.close()  # the next round starts on a fresh channel, with no stale confirms
             raise failure
-        return handled
+        return len(rows)
 
     def run(self, stop: threading.Event) -> None:
-        """Worker loop: publish while there is work, back off while the broker is down."""
-        pause = 0.1
-        down_since: float | None = None
+        """Worker loop: publish while there is work, back off while the broker is down.
+
+        After a round that found rows it goes again at once (more may have been written
+        meanwhile); only an empty round waits ``bus_poll_seconds``.
+        """
+        backoff = Backoff(base=0.1, cap=5.0)
+        down = False
         while not stop.is_set():
             try:
                 n = self.publish_pending()
             except Exception as exc:
                 self.close()
-                if down_since is None:
-                    down_since = 0.0
+                if not down:
+                    down = True
                     log.warning(
                         "broker unavailable; events stay in the outbox",
                         extra={"error": f"{type(exc).__name__}: {exc}"[:300]},
                     )
-                stop.wait(pause)
-                pause = min(pause * 2, 5.0)
+                backoff.pause(stop)
                 continue
-            if down_since is not None:
+            if down:
                 log.info("broker back; publishing the outbox")
-                down_since = None
-            pause = 0.1
-            if n < self.batch:
+                down = False
+            backoff.succeeded()
+            if n == 0:
                 stop.wait(self.settings.bus_poll_seconds)
         self.close()
