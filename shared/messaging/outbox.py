@@ -13,9 +13,15 @@ normal case: on PostgreSQL a batch is taken with ``FOR UPDATE SKIP LOCKED`` unde
 transaction advisory lock (one relay at a time per database, so order holds across
 replicas too); SQLite's ``BEGIN IMMEDIATE`` already serialises them.
 
-Mandatory publishing: a message no queue is bound to comes back (RabbitMQ
-``basic.return``; the embedded transport raises ``Unroutable``). The relay logs it as
-an error, keeps the row pending with a growing delay and moves on to the next rows.
+No consumer: an event type no handler takes (the topology, derived from the handler
+registries, binds it to no queue) is marked sent without going to the broker: nobody
+would read it, and a consumer added later starts from the events after it.
+
+Mandatory publishing: a message the topology routes but the broker does not (its
+queue deleted, a broker restored without its bindings) comes back (RabbitMQ
+``basic.return``; the embedded transport raises ``Unroutable``). That is a fault, so
+the relay logs it as an error, keeps the row pending with a growing delay and moves
+on to the next rows.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from shared.messaging.broker import Unroutable, connect, ensure_broker_folders
 from shared.messaging.envelope import causation_id_var, make_envelope
 from shared.messaging.models import OutboxMessage, count_rows
 from shared.messaging.topology import Topology
-from shared.retry import Backoff
+from shared.retry import Backoff, backoff_delay
 
 log = logging.getLogger("eyhub.messaging.relay")
 
@@ -247,7 +253,7 @@ class Relay:
 
     def _unroutable(self, s: Session, row: Any, why: str) -> None:
         attempts = row.attempts + 1
-        delay = min(2.0 ** min(attempts, 12), 600.0)
+        delay = backoff_delay(attempts, base=2.0, cap=600.0)
         s.execute(
             update(OutboxMessage)
             .where(OutboxMessage.position == row.position)
@@ -282,7 +288,11 @@ class Relay:
             self._nacked.clear()
             tags: dict[int, Any] = {}
             unroutable: list[tuple[Any, str]] = []
+            unheard: list[int] = []  # types no handler takes: nobody to publish to
             for row in rows:
+                if not self.topology.binds(row.event_type):
+                    unheard.append(row.position)
+                    continue
                 try:
                     self._send(producer, row)
                 except Unroutable as exc:  # the embedded transport knows at once
@@ -310,10 +320,10 @@ class Relay:
                     unroutable.append((row, f"no queue bound to {row.event_type!r}"))
                 else:
                     sent.append(row.position)
-            if sent:
+            if sent or unheard:
                 s.execute(
                     update(OutboxMessage)
-                    .where(OutboxMessage.position.in_(sent))
+                    .where(OutboxMessage.position.in_([*sent, *unheard]))
                     .values(sent_at=utcnow())
                     .execution_options(synchronize_session=False)
                 )

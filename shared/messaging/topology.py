@@ -95,6 +95,10 @@ class Topology:
                 return sub
         raise LookupError(f"no queue {service}.{purpose} in the topology: no handler for it")
 
+    def binds(self, event_type: str) -> bool:
+        """Whether any queue takes ``event_type`` (routing keys are exact event types)."""
+        return any(event_type in sub.binding_keys for sub in self.subscriptions)
+
     def _queue_arguments(self, name: str) -> dict[str, Any]:
         if not self.server:
             return {}

@@ -17,6 +17,7 @@ from shared.messaging import is_stale, publish
 from shared.messaging.broker import connect
 from shared.messaging.inbox import backoff_seconds
 from shared.messaging.models import DeadLetter, OutboxMessage
+from shared.messaging.outbox import Relay
 from shared.messaging.testing import (
     wait_for_dead_letters,
     wait_for_handled,
@@ -92,11 +93,32 @@ def test_messages_the_consumer_cannot_understand_go_to_dead_letters_with_a_reaso
     assert [r.key for r in bus.applied()] == ["fine"]
 
 
-def test_unroutable_event_stays_in_the_outbox_and_others_flow(bus: Bus) -> None:
+def test_an_event_no_handler_takes_is_marked_sent_without_the_broker(bus: Bus) -> None:
+    with bus.producer_db.transaction() as s:
+        unheard = publish(s, NOBODY, {"n": 1})
+        kept = things.emit(s, "k", 1)
+    bus.relay_thread()
+    bus.consumer_thread()
+    wait_for_handled(bus.consumer_db, message_id=kept)
+    wait_for_outbox_drained(bus.producer_db)
+    with bus.producer_db.transaction() as s:
+        row = s.scalar(select(OutboxMessage).where(OutboxMessage.id == unheard))
+    assert row is not None and row.sent_at is not None
+    assert row.last_error is None and row.attempts == 0  # not an error: nobody listens
+
+
+def test_an_event_the_broker_cannot_route_stays_in_the_outbox_and_others_flow(
+    bus: Bus,
+) -> None:
+    """The relay's topology routes the type but the broker does not (a queue deleted by
+    hand, a broker restored without its bindings): a fault, retried, not dropped."""
+    believed = things.topology(bus.settings)
+    believed.binds = lambda event_type: True  # type: ignore[method-assign]
     with bus.producer_db.transaction() as s:
         lost = publish(s, NOBODY, {"n": 1})
         kept = things.emit(s, "k", 1)
-    bus.relay_thread()
+    relay = Relay(things.PRODUCER, bus.settings, bus.producer_db, believed)
+    bus._thread("relay", relay.run)
     bus.consumer_thread()
     wait_for_handled(bus.consumer_db, message_id=kept)
 
