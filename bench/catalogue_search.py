@@ -8,16 +8,22 @@ only our code and the database are measured) with several filter sets at page si
 listener (on SQLite that includes the BEGIN IMMEDIATE every transaction opens with).
 
 Prints p50 latency and queries per request for each, and the ratios page 100 / page
-10: queries per request must not grow with the page (no N+1), i.e. ratio 1.0.
+10: queries per request must not grow with the page (no N+1), i.e. ratio 1.0. The last
+stdout line is one JSON object (worst figures, then each filter set's).
 
-    .venv/bin/python bench/catalogue_search.py [--sessions 50000] [--repeat 25]
+PostgreSQL is used when ``--postgres`` is given or EYHUB_TEST_DATABASE_URL is set (the
+server of the test suite); ``--quick`` lists 20,000 sessions 10 times per filter set.
+
+    .venv/bin/python bench/catalogue_search.py [--quick] [--sessions 50000] [--repeat 25]
         [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import random
 import secrets
 import statistics
@@ -39,14 +45,13 @@ from sqlalchemy import insert  # noqa: E402
 from services.catalogue.app import create_app  # noqa: E402
 from services.catalogue.models import (  # noqa: E402
     KINDS,
-    SETTING_TYPES,
-    TOPICS,
     CatalogueSession,
     Event,
     Hub,
     list_key,
 )
 from shared.config import load_settings  # noqa: E402
+from shared.vocabulary import SETTING_TYPES, TOPICS  # noqa: E402
 
 FORMATS = {"webinar": "online", "training": "in_person", "moderation": "hybrid"}
 WORDS = [
@@ -215,42 +220,64 @@ def _pg_database(admin_url: str) -> tuple[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=50_000)
-    parser.add_argument("--repeat", type=int, default=25)
+    parser.add_argument("--quick", action="store_true", help="20,000 sessions, 10 pages each")
+    parser.add_argument("--sessions", type=int)
+    parser.add_argument("--repeat", type=int)
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server to use instead")
     args = parser.parse_args()
+    n_sessions = args.sessions or (20_000 if args.quick else 50_000)
+    repeat = args.repeat or (10 if args.quick else 25)
+    postgres = args.postgres or os.environ.get("EYHUB_TEST_DATABASE_URL")
     logging.disable(logging.INFO)
     with tempfile.TemporaryDirectory() as tmp:
         env = {"EYHUB_DATA_DIR": tmp, "EYHUB_LOG_LEVEL": "WARNING", "EYHUB_AUTO_MIGRATE": "1"}
         drop = None
-        if args.postgres:
-            url, drop = _pg_database(args.postgres)
+        if postgres:
+            url, drop = _pg_database(postgres)
             env["EYHUB_CATALOGUE_DATABASE_URL"] = url
         try:
             app = create_app(load_settings(env))
             db = app.extensions["eyhub"].db
             t0 = time.perf_counter()
-            ids = build(db, args.sessions, random.Random(7))
+            ids = build(db, n_sessions, random.Random(7))
+            setup = time.perf_counter() - t0
             print(
-                f"catalogue search over {args.sessions} sessions on {db.dialect} "
-                f"(setup {time.perf_counter() - t0:.1f}s, {args.repeat} pages each)"
+                f"catalogue search over {n_sessions} sessions on {db.dialect} "
+                f"(setup {setup:.1f}s, {repeat} pages each)"
             )
             print(
                 f"{'filters':<18} {'p50 ms @10':>10} {'@100':>8} {'q/req @10':>10} "
                 f"{'@100':>6} {'q ratio':>8} {'p50 ratio':>9}"
             )
             worst = 0.0
+            figures: dict[str, dict[str, float]] = {}
             for name, params in scenarios(ids).items():
-                p10, q10, _ = measure(app, params, 10, args.repeat)
-                p100, q100, _ = measure(app, params, 100, args.repeat)
+                p10, q10, _ = measure(app, params, 10, repeat)
+                p100, q100, _ = measure(app, params, 100, repeat)
                 ratio = q100 / q10
                 worst = max(worst, ratio)
+                figures[name] = {
+                    "p50_ms_10": round(p10, 2),
+                    "p50_ms_100": round(p100, 2),
+                    "queries_10": round(q10, 2),
+                    "queries_100": round(q100, 2),
+                }
                 print(
                     f"{name:<18} {p10:>10.2f} {p100:>8.2f} {q10:>10.1f} {q100:>6.1f} "
                     f"{ratio:>8.2f} {p100 / p10:>9.2f}"
                 )
             print(f"queries per request, page 100 / page 10 (worst): {worst:.2f} (must be 1.00)")
             db.dispose()
+            result = {
+                "sessions": n_sessions,
+                "backend": db.dialect,
+                "worst_p50_ms_10": max(f["p50_ms_10"] for f in figures.values()),
+                "worst_p50_ms_100": max(f["p50_ms_100"] for f in figures.values()),
+                "worst_query_ratio": round(worst, 2),
+                "setup_s": round(setup, 1),
+                "scenarios": figures,
+            }
+            print(json.dumps(result), flush=True)
             if worst > 1.0:
                 raise SystemExit("queries per request grow with the page size: N+1")
         finally:

@@ -80,6 +80,12 @@ class SessionReplica(Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     capacity: Mapped[int] = mapped_column(Integer)
+    #: Bookings holding a place (``HOLDING_PLACE``) and on the waiting list, kept by
+    #: ``operations`` in the same transaction as every status change, so booking needs
+    #: one conditional UPDATE of this row instead of counting bookings under its lock.
+    #: They never touch ``updated_at`` (the replica's version, see ``notify.session_version``).
+    held_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    waitlist_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: ``scheduled`` or ``cancelled`` (the session itself)
     status: Mapped[str] = mapped_column(String(20), default="scheduled")
     #: ``draft``, ``published`` or ``cancelled`` (its event)

@@ -1,10 +1,17 @@
 """Every state change of the bookings service (the API and the bus handlers both call these).
 
-Concurrency rule: any change that moves a booking into or out of a place or the waiting
-list first locks the session's replica row (``SELECT ... FOR UPDATE`` on PostgreSQL;
-on SQLite every transaction already holds the write lock from ``BEGIN IMMEDIATE``).
-Counting confirmed places under that lock is what makes overbooking impossible; the
-partial unique index on (user, session) for active bookings backs the one-booking rule.
+Concurrency rule: the session replica row carries the session's counters
+(``held_count``: bookings holding a place, ``waitlist_count``), and every change that
+moves a booking into or out of a place or the waiting list changes them in the same
+transaction, under that row's lock. Booking never counts bookings: one conditional
+``UPDATE ... RETURNING`` on the row takes the lock, re-checks and decides (a place while
+``held_count < capacity`` and nobody waits, else the next waiting-list position), so
+overbooking stays impossible. Everything that does not depend on the outcome (ids, the
+booking row, the confirmation mail, the event) is prepared before, and while a place is
+likely the INSERTs even run before that UPDATE, which then comes last before COMMIT
+(``book``). Other changes lock the row first (``SELECT ... FOR UPDATE``; on SQLite every
+write transaction holds the write lock from ``BEGIN IMMEDIATE``). The partial unique
+index on (user, session) for active bookings backs the one-booking rule.
 """
 
 from __future__ import annotations
@@ -14,13 +21,15 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services.bookings import notify, publishing
 from services.bookings.models import (
@@ -134,7 +143,7 @@ def ensure_session(
     db: Database, session_id: uuid.UUID, fetch: SessionFetcher | None
 ) -> SessionReplica:
     """The replica of a session, read through from the catalogue once if we lack it."""
-    with db.transaction() as s:
+    with db.read() as s:
         row = s.get(SessionReplica, session_id)
     if row is not None:
         return row
@@ -154,28 +163,64 @@ def ensure_session(
 
 # -- counts ------------------------------------------------------------------------
 def counts(s: Session, session_id: uuid.UUID) -> dict[str, int]:
+    """Places held and the waiting list, from the session row's counters."""
+    row = s.get(SessionReplica, session_id)
+    held = row.held_count if row is not None else 0
+    waiting = row.waitlist_count if row is not None else 0
+    return {"held": held, "confirmed": held, "waitlisted": waiting}
+
+
+def count_bookings(s: Session, session_id: uuid.UUID) -> dict[str, int]:
+    """The same figures counted from the bookings themselves (what the counters must equal)."""
     rows = s.execute(
         select(Booking.status, func.count())
         .where(Booking.session_id == session_id)
         .group_by(Booking.status)
     ).all()
     by_status = {status: int(n) for status, n in rows}
-    return {
-        "held": sum(by_status.get(st, 0) for st in HOLDING_PLACE),
-        "confirmed": sum(by_status.get(st, 0) for st in HOLDING_PLACE),
-        "waitlisted": by_status.get(WAITLISTED, 0),
-    }
+    held = sum(by_status.get(st, 0) for st in HOLDING_PLACE)
+    return {"held": held, "confirmed": held, "waitlisted": by_status.get(WAITLISTED, 0)}
 
 
 def availability(s: Session, row: SessionReplica) -> dict[str, Any]:
-    c = counts(s, row.id)
     return {
         "session_id": row.id,
         "capacity": row.capacity,
-        "confirmed": c["confirmed"],
-        "waitlisted": c["waitlisted"],
-        "remaining": max(0, row.capacity - c["held"]),
+        "confirmed": row.held_count,
+        "waitlisted": row.waitlist_count,
+        "remaining": max(0, row.capacity - row.held_count),
     }
+
+
+def _deltas(was: str | None, now: str) -> tuple[int, int]:
+    """How a booking moving from ``was`` (None: new) to ``now`` changes (held, waiting)."""
+    held = (now in HOLDING_PLACE) - (was in HOLDING_PLACE)
+    waiting = (now == WAITLISTED) - (was == WAITLISTED)
+    return held, waiting
+
+
+def _shift_counts(s: Session, row: SessionReplica, *, held: int = 0, waiting: int = 0) -> None:
+    """Move the session's counters; the caller holds the row's lock.
+
+    One UPDATE that leaves ``updated_at`` alone (the replica's version: bumping it
+    would make every prepared confirmation of a concurrent booker stale), and the new
+    values are put on ``row`` as loaded, so later steps see them without a read.
+    """
+    if not held and not waiting:
+        return
+    new_held, new_waiting = s.execute(
+        update(SessionReplica)
+        .where(SessionReplica.id == row.id)
+        .values(
+            held_count=SessionReplica.held_count + held,
+            waitlist_count=SessionReplica.waitlist_count + waiting,
+            updated_at=SessionReplica.updated_at,
+        )
+        .returning(SessionReplica.held_count, SessionReplica.waitlist_count)
+        .execution_options(synchronize_session=False)
+    ).one()
+    set_committed_value(row, "held_count", new_held)
+    set_committed_value(row, "waitlist_count", new_waiting)
 
 
 # -- booking -----------------------------------------------------------------------
@@ -205,6 +250,10 @@ def _active_booking(s: Session, user_id: str, session_id: uuid.UUID) -> Booking 
     )
 
 
+def _already_booked() -> Problem:
+    return conflict("You already have a booking for this session.", "already-booked")
+
+
 def book(
     db: Database,
     settings: Settings,
@@ -215,116 +264,205 @@ def book(
     fingerprint: str = "",
     fetch: SessionFetcher | None = None,
 ) -> tuple[Booking, bool]:
-    """Book a place or join the waiting list; returns (booking, created)."""
-    with db.transaction() as s:
+    """Book a place or join the waiting list; returns (booking, created).
+
+    The checks here (replay, bookable) read a snapshot without any lock, so refusals
+    never queue for the session. While the snapshot shows a free place, the booking,
+    its confirmation mail and its event are inserted first and the session's row is
+    locked last, by the UPDATE that claims the place right before COMMIT; if the place
+    is gone (or the session changed) that transaction rolls back and the general one
+    runs. The unique indexes catch the races the snapshot misses (a double click).
+    """
+    with db.read() as s:
         if idempotency_key:
             replay = _replay(s, who.user_id, idempotency_key, fingerprint)
             if replay is not None:
                 return replay, False
         seen = s.get(SessionReplica, session_id)
-    prepared = None
-    if seen is not None and seen.bookable_problem is None:
-        prepared = notify.prepare_confirmation(
-            settings, seen, booking_id=new_id(), email=who.email, name=who.name
-        )
-    for attempt in (1, 2):
-        try:
-            with db.transaction() as s:
-                booking = _book_locked(
-                    s, settings, who, session_id, idempotency_key, fingerprint, prepared
-                )
-        except _NotReplicated:
-            if attempt == 2:  # pragma: no cover - replicas are never deleted
-                raise not_found("session") from None
-            ensure_session(db, session_id, fetch)  # read through, then try again
-            continue
-        except IntegrityError:
-            # Lost a race the lock could not see (the same key on two sessions):
-            # answer as the winner's request was answered.
-            with db.transaction() as s:
-                if idempotency_key:
-                    replay = _replay(s, who.user_id, idempotency_key, fingerprint)
-                    if replay is not None:
-                        return replay, False
-                if _active_booking(s, who.user_id, session_id) is not None:
-                    raise conflict(
-                        "You already have a booking for this session.", "already-booked"
-                    ) from None
-            raise
-        return booking
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-class _NotReplicated(Exception):
-    """The session is not in the replica yet (read through and retry)."""
-
-
-def _book_locked(
-    s: Session,
-    settings: Settings,
-    who: Identity,
-    session_id: uuid.UUID,
-    idempotency_key: str | None,
-    fingerprint: str,
-    prepared: notify.Prepared | None = None,
-) -> tuple[Booking, bool]:
-    """The booking transaction proper, under the session's row lock."""
-    row = lock_session(s, session_id)
-    if row is None:
-        raise _NotReplicated
-    if idempotency_key:  # a concurrent request with this key may have won
-        replay = _replay(s, who.user_id, idempotency_key, fingerprint)
-        if replay is not None:
-            return replay, False
-    why = row.bookable_problem
+    if seen is None:
+        seen = ensure_session(db, session_id, fetch)  # read through (404 if none)
+    why = seen.bookable_problem
     if why:
         raise conflict(why, "session-not-bookable")
-    if _active_booking(s, who.user_id, session_id) is not None:
-        raise conflict("You already have a booking for this session.", "already-booked")
-    booking = _new_booking(s, row, who)
-    if prepared is not None:
-        booking.id = prepared.booking_id
-    booking.idempotency_key = idempotency_key
-    booking.request_fingerprint = fingerprint if idempotency_key else None
-    s.add(booking)
-    s.flush()
-    notify.booked(s, settings, booking, prepared)
-    if booking.status == CONFIRMED:
-        publishing.booking_confirmed(s, booking)
-    return booking, True
+    booking_id = new_id()
+    try:
+        if seen.held_count < seen.capacity and not seen.waitlist_count:
+            plan = _prepare(settings, seen, who, booking_id, idempotency_key, fingerprint)
+            try:
+                with db.transaction() as s:
+                    return _book_place_last(s, settings, plan), True
+            except _PlaceGone:
+                pass
+        plan = _prepare(settings, seen, who, booking_id, idempotency_key, fingerprint, mail=False)
+        with db.transaction() as s:
+            return _book_locked(s, settings, plan), True
+    except IntegrityError:
+        # Lost a race the snapshot could not see (a double click, or the same key
+        # used twice at once): answer as the winner's request was answered.
+        with db.read() as s:
+            if idempotency_key:
+                replay = _replay(s, who.user_id, idempotency_key, fingerprint)
+                if replay is not None:
+                    return replay, False
+            if _active_booking(s, who.user_id, session_id) is not None:
+                raise _already_booked() from None
+        raise
 
 
-def _new_booking(s: Session, row: SessionReplica, who: Identity) -> Booking:
-    """Confirmed while places are free and nobody is waiting; else next on the list.
+class _PlaceGone(Exception):
+    """The optimistic booking found no place (or a changed session): roll it back."""
 
-    Paid (``pending_payment``) and hub-funded (``pending_funding``) bookings hold a
-    place the same way; the payments and budget issues choose them here.
-    """
-    c = counts(s, row.id)
+
+@dataclass
+class _Plan:
+    """A booking built before the lock: only its status waits for the session's counters."""
+
+    booking: Booking
+    snapshot: SessionReplica
+    prepared: notify.Prepared | None
+
+
+def _prepare(
+    settings: Settings,
+    seen: SessionReplica,
+    who: Identity,
+    booking_id: uuid.UUID,
+    idempotency_key: str | None,
+    fingerprint: str,
+    *,
+    mail: bool = True,
+) -> _Plan:
+    """The booking row and (with ``mail``) its confirmation, from the session snapshot."""
     now = utcnow()
     booking = Booking(
-        session_id=row.id,
+        id=booking_id,
+        session_id=seen.id,
         user_id=who.user_id,
         user_email=who.email,
         user_name=who.name,
         setting_type=who.setting_type,
-        price_pence=row.price_pence or 0,
-        funding="free" if row.is_free else "unpaid",
+        price_pence=seen.price_pence or 0,
+        funding="free" if seen.is_free else "unpaid",
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint if idempotency_key else None,
         created_at=now,
         updated_at=now,
     )
-    if c["held"] < row.capacity and c["waitlisted"] == 0:
+    prepared = None
+    if mail:  # rendering the invite takes milliseconds: never while holding the session
+        prepared = notify.prepare_confirmation(
+            settings, seen, booking_id=booking_id, email=who.email, name=who.name
+        )
+    return _Plan(booking, seen, prepared)
+
+
+def _bookable(now: datetime) -> tuple[Any, ...]:
+    """``SessionReplica.bookable_problem is None`` as SQL, for the locking UPDATEs."""
+    t = SessionReplica
+    return (t.status == "scheduled", t.event_status == "published", t.starts_at > now)
+
+
+def _book_place_last(s: Session, settings: Settings, plan: _Plan) -> Booking:
+    """A confirmed booking whose place is claimed by the last statement before COMMIT.
+
+    The INSERTs (booking, mail, event) run first and lock nothing of the session, so
+    the row lock lasts one UPDATE and the COMMIT. The UPDATE only matches while a place
+    is free and nobody waits; it returns the session's version, which must be the
+    snapshot's (the mail and event were made from it). Otherwise: ``_PlaceGone``.
+    """
+    booking = plan.booking
+    # A copy joins this unit of work: a rollback expires it, not the snapshot reused next.
+    row = s.merge(plan.snapshot, load=False)
+    booking.status = CONFIRMED
+    booking.confirmed_at = booking.created_at
+    booking.session = row
+    s.add(booking)
+    notify.booked(s, settings, booking, plan.prepared)
+    publishing.booking_confirmed(s, booking)
+    s.flush()  # a duplicate booking fails here, before the session is locked
+    t = SessionReplica
+    claimed = s.execute(
+        update(t)
+        .where(
+            t.id == row.id,
+            *_bookable(utcnow()),
+            t.held_count < t.capacity,
+            t.waitlist_count == 0,
+        )
+        .values(held_count=t.held_count + 1, updated_at=t.updated_at)
+        .returning(t.held_count, t.sequence, t.updated_at)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if claimed is None or (claimed[1], claimed[2]) != notify.session_version(row):
+        raise _PlaceGone
+    set_committed_value(row, "held_count", claimed[0])
+    return booking
+
+
+def _take_place(
+    s: Session, session_id: uuid.UUID, now: datetime
+) -> tuple[int, int, int, datetime] | None:
+    """Count one more booking on a bookable session, as a place or on the waiting list.
+
+    One statement: it takes the row lock, re-checks bookability and decides. Every SET
+    expression reads the old row, so the booking gets a place exactly when one was free
+    and nobody was waiting (``waitlist_count`` stays 0); otherwise it is last in the
+    queue (its position is the new ``waitlist_count``: positions are kept dense).
+    Returns (held, waiting, sequence, updated_at) after the change, or None.
+    """
+    t = SessionReplica
+    gets_place = (t.held_count < t.capacity) & (t.waitlist_count == 0)
+    found = s.execute(
+        update(t)
+        .where(t.id == session_id, *_bookable(now))
+        .values(
+            held_count=t.held_count + case((gets_place, 1), else_=0),
+            waitlist_count=t.waitlist_count + case((gets_place, 0), else_=1),
+            updated_at=t.updated_at,  # counters are not a new version of the session
+        )
+        .returning(t.held_count, t.waitlist_count, t.sequence, t.updated_at)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    return None if found is None else (found[0], found[1], found[2], found[3])
+
+
+def _book_locked(s: Session, settings: Settings, plan: _Plan) -> Booking:
+    """The general booking transaction: the counting UPDATE first, then inserts only.
+
+    For a full session (the waiting-list position is only known under the lock) and
+    whenever the optimistic path lost. Mail and the outbox event are queued in the
+    session and written by the flush at COMMIT.
+    """
+    booking, row = plan.booking, plan.snapshot
+    now = utcnow()
+    taken = _take_place(s, row.id, now)
+    if taken is None:  # not bookable (any more), or never replicated
+        current = s.get(SessionReplica, row.id, populate_existing=True)
+        if current is None:  # pragma: no cover - replicas are never deleted
+            raise not_found("session")
+        why = current.bookable_problem or "The session cannot be booked now."
+        raise conflict(why, "session-not-bookable")
+    held, waiting, sequence, updated_at = taken
+    if (sequence, updated_at) != notify.session_version(row):
+        # The catalogue changed the session since the snapshot: use what it is now
+        # (a prepared mail no longer matches and is rebuilt by notify.booked).
+        row = s.get(SessionReplica, row.id, populate_existing=True)  # type: ignore[assignment]
+        assert row is not None
+        booking.price_pence = row.price_pence or 0
+        booking.funding = "free" if row.is_free else "unpaid"
+    set_committed_value(row, "held_count", held)
+    set_committed_value(row, "waitlist_count", waiting)
+    if waiting == 0:
         booking.status = CONFIRMED
         booking.confirmed_at = now
     else:
-        last = s.scalar(
-            select(func.max(Booking.waitlist_position)).where(
-                Booking.session_id == row.id, Booking.status == WAITLISTED
-            )
-        )
         booking.status = WAITLISTED
-        booking.waitlist_position = int(last or 0) + 1
+        booking.waitlist_position = waiting
     booking.session = row
+    s.add(booking)
+    notify.booked(s, settings, booking, plan.prepared)
+    if booking.status == CONFIRMED:
+        publishing.booking_confirmed(s, booking)
     return booking
 
 
@@ -392,6 +530,8 @@ def cancel_booking(
     booking.cancel_reason = reason
     booking.updated_at = now
     s.flush()
+    held, waiting = _deltas(was, CANCELLED)
+    _shift_counts(s, row, held=held, waiting=waiting)
     notify.cancelled(s, settings, booking, was=was, session_cancelled=session_cancelled)
     publishing.booking_cancelled(s, booking)
     if session_cancelled:
@@ -403,6 +543,11 @@ def cancel_booking(
 
 
 def _close_up(s: Session, session_id: uuid.UUID, *, after: int, by: int) -> None:
+    """Move the waiting list up (positions stay 1..n: the next position is n + 1).
+
+    A new position is a change of the booking (feeds show it and revalidate on
+    ``updated_at``), so it is stamped like any other.
+    """
     s.execute(
         update(Booking)
         .where(
@@ -410,7 +555,7 @@ def _close_up(s: Session, session_id: uuid.UUID, *, after: int, by: int) -> None
             Booking.status == WAITLISTED,
             Booking.waitlist_position > after,
         )
-        .values(waitlist_position=Booking.waitlist_position - by)
+        .values(waitlist_position=Booking.waitlist_position - by, updated_at=utcnow())
         .execution_options(synchronize_session="fetch")
     )
 
@@ -423,8 +568,8 @@ def promote_waitlist(s: Session, settings: Settings, row: SessionReplica) -> lis
     """
     if not row.is_free or row.bookable_problem:
         return []
-    free = row.capacity - counts(s, row.id)["held"]
-    if free <= 0:
+    free = row.capacity - row.held_count
+    if free <= 0 or not row.waitlist_count:
         return []
     heads = list(
         s.scalars(
@@ -444,6 +589,7 @@ def promote_waitlist(s: Session, settings: Settings, row: SessionReplica) -> lis
         booking.updated_at = now
     s.flush()
     _close_up(s, row.id, after=0, by=len(heads))
+    _shift_counts(s, row, held=len(heads), waiting=-len(heads))
     for booking in heads:
         notify.promoted(s, settings, booking)
         publishing.booking_confirmed(s, booking, promoted=True)
@@ -688,16 +834,20 @@ def record_attendance(
             )
         now = utcnow()
         changed = []
+        held = waiting = 0
         for booking_id, attended in wanted.items():
             booking = found[booking_id]
             status = ATTENDED if attended else NO_SHOW
             if booking.status != status:
+                moved = _deltas(booking.status, status)  # (0, 0) today: all hold a place
+                held, waiting = held + moved[0], waiting + moved[1]
                 booking.previous_status = booking.status
                 booking.status = status
                 booking.attendance_recorded_at = now
                 booking.updated_at = now
                 changed.append(booking)
         s.flush()
+        _shift_counts(s, row, held=held, waiting=waiting)
         for booking in changed:
             publishing.attendance_recorded(s, booking)
         return [found[i] for i in wanted]
