@@ -409,3 +409,15 @@ def test_if_none_match_takes_precedence_over_if_modified_since(feed_app: Flask) 
     last = client.get("/feed.ics").headers["Last-Modified"]
     resp = client.get("/feed.ics", headers={"If-None-Match": '"stale"', "If-Modified-Since": last})
     assert resp.status_code == 200
+
+
+def test_the_files_method_is_read_from_the_header_and_checked() -> None:
+    from shared.calendar import _file_method, calendar_mime_part
+
+    ics = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:cancel\r\nBEGIN:VEVENT\r\nEND:VEVENT\r\n"
+    assert _file_method(ics) == "CANCEL"
+    inner = b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nMETHOD:REQUEST\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    with pytest.raises(ValueError, match="no METHOD"):
+        _file_method(inner)  # a METHOD inside a component is not the calendar's
+    with pytest.raises(ValueError, match="differs"):
+        calendar_mime_part(ics, "REQUEST")
