@@ -10,9 +10,8 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from services.bookings import feeds, records
 from services.bookings import operations as ops
-from services.bookings.models import SessionReplica
+from services.bookings import queries, records
 from services.bookings.schemas import (
     AttendanceResultSchema,
     AttendanceSchema,
@@ -105,17 +104,7 @@ class Bookings(MethodView):
     @bp.response(200, BookingPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Your bookings; with ``session_id``, a hub lead sees every booking of the session."""
-        who = require_identity()
-        with current_db().read() as s:
-            items, cursor = ops.list_bookings(
-                s,
-                who,
-                session_id=args.get("session_id"),
-                status=args.get("status"),
-                limit=args["limit"],
-                cursor=args.get("cursor"),
-            )
-        return {"items": items, "next_cursor": cursor}
+        return queries.bookings_page(current_db(), require_identity(), args)
 
 
 @bp.route("/<uuid:booking_id>")
@@ -124,9 +113,7 @@ class BookingItem(MethodView):
     @bp.alt_response(404, description="No such booking, or not yours.")
     def get(self, booking_id: uuid.UUID) -> Any:
         """One booking: your own, or any of a hub you lead (others' answer 404)."""
-        who = require_identity()
-        with current_db().read() as s:
-            return ops.visible_booking(s, who, booking_id)
+        return queries.booking(current_db(), require_identity(), booking_id)
 
 
 @bp.route("/<uuid:booking_id>/cancel")
@@ -149,26 +136,7 @@ class Availability(MethodView):
     @bp.alt_response(404, description="No such session.")
     def get(self, session_id: uuid.UUID) -> Any:
         """Places left on a session (public)."""
-        db = current_db()
-        with db.read() as s:
-            row = s.get(SessionReplica, session_id)
-            if row is not None:
-                return ops.availability(s, row)
-        # Not replicated yet: read it through from the catalogue (a write), then count.
-        ops.ensure_session(db, session_id, session_fetcher())
-        with db.read() as s:
-            row = s.get(SessionReplica, session_id)
-            return ops.availability(s, row)
-
-
-def _lead_session(s, session_id: uuid.UUID) -> SessionReplica:  # type: ignore[no-untyped-def]
-    """The session, if the caller leads its hub (404 unknown, 403 not theirs)."""
-    who = require_identity()
-    row = s.get(SessionReplica, session_id)
-    if row is None:
-        raise ops.not_found("session")
-    ops.require_lead(who, row)
-    return row
+        return queries.availability(current_db(), session_id, session_fetcher())
 
 
 @bp.route("/sessions/<uuid:session_id>/roster")
@@ -179,9 +147,7 @@ class Roster(MethodView):
     @bp.alt_response(403, description="Not a lead of this session's hub.")
     def get(self, args: dict[str, Any], session_id: uuid.UUID) -> Any:
         """Who is booked (places, then the waiting list in order); hub leads only."""
-        with current_db().read() as s:
-            row = _lead_session(s, session_id)
-            data = records.roster(s, row)
+        data = queries.roster(current_db(), require_identity(), session_id)
         if args["format"] == "csv":
             return records.csv_response(
                 records.ROSTER_CSV_HEADER,
@@ -212,9 +178,7 @@ class FeedbackSummary(MethodView):
     @bp.alt_response(403, description="Not a lead of this session's hub.")
     def get(self, session_id: uuid.UUID) -> Any:
         """Ratings of a session; comments only from 3 responses on (anonymity)."""
-        with current_db().read() as s:
-            _lead_session(s, session_id)
-            return records.feedback_summary(s, session_id)
+        return queries.feedback_summary(current_db(), require_identity(), session_id)
 
 
 @bp.route("/cpd-record")
@@ -224,9 +188,7 @@ class CpdRecord(MethodView):
     @bp.alt_response(200, description="CSV (?format=csv)", content_type="text/csv")
     def get(self, args: dict[str, Any]) -> Any:
         """Your CPD hours from attended sessions, per topic and academic year."""
-        who = require_identity()
-        with current_db().read() as s:
-            data = records.cpd_record(s, who.user_id)
+        data = queries.cpd_record(current_db(), require_identity())
         if args["format"] == "csv":
             return records.csv_response(
                 records.CPD_CSV_HEADER, records.cpd_csv_rows(data), "cpd-record.csv"
@@ -256,24 +218,14 @@ class CalendarFeeds(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """A private calendar subscription URL (shown only now: keep it secret)."""
         who = require_identity()
-        with current_db().transaction() as s:
-            feed, url = feeds.create_feed(
-                s, runtime().settings, who, scope=data["scope"], hub_id=data.get("hub_id")
-            )
-            return {
-                "id": feed.id,
-                "scope": feed.scope,
-                "hub_id": feed.hub_id,
-                "created_at": feed.created_at,
-                "url": url,
-            }
+        return ops.create_feed(
+            current_db(), runtime().settings, who, scope=data["scope"], hub_id=data.get("hub_id")
+        )
 
     @bp.response(200, FeedListSchema)
     def get(self) -> Any:
         """Your live feeds (their URLs are not stored, so they are not shown again)."""
-        who = require_identity()
-        with current_db().read() as s:
-            return {"items": feeds.own_feeds(s, who), "next_cursor": None}
+        return queries.own_feeds(current_db(), require_identity())
 
 
 @bp.route("/calendar-feeds/<uuid:feed_id>")
@@ -282,6 +234,4 @@ class CalendarFeedItem(MethodView):
     @bp.alt_response(404, description="No such feed, or not yours.")
     def delete(self, feed_id: uuid.UUID) -> None:
         """Revoke a feed: its URL answers 404 from now on."""
-        who = require_identity()
-        with current_db().transaction() as s:
-            feeds.revoke_feed(s, who, feed_id)
+        ops.revoke_feed(current_db(), require_identity(), feed_id)

@@ -885,3 +885,29 @@ def leave_feedback(
             return feedback
     except IntegrityError:
         raise conflict("You already gave feedback on this session.", "feedback-given") from None
+
+
+# -- calendar feeds ---------------------------------------------------------------
+def create_feed(
+    db: Database, settings: Settings, who: Identity, *, scope: str, hub_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """A private subscription URL (its token is shown only in this answer)."""
+    from services.bookings import feeds
+
+    with db.transaction() as s:
+        feed, url = feeds.create_feed(s, settings, who, scope=scope, hub_id=hub_id)
+        return {
+            "id": feed.id,
+            "scope": feed.scope,
+            "hub_id": feed.hub_id,
+            "created_at": feed.created_at,
+            "url": url,
+        }
+
+
+def revoke_feed(db: Database, who: Identity, feed_id: uuid.UUID) -> None:
+    """The feed's URL answers 404 from now on."""
+    from services.bookings import feeds
+
+    with db.transaction() as s:
+        feeds.revoke_feed(s, who, feed_id)

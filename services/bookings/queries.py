@@ -1,0 +1,81 @@
+"""Reads of the bookings service: each opens its read-only unit of work.
+
+The API calls these (and the state changes in ``operations``) and touches no session
+itself. A read never takes the write lock (``Database.read``); the one exception is
+availability of a session not replicated yet, read through from the catalogue once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from services.bookings import feeds, records
+from services.bookings import operations as ops
+from services.bookings.models import Booking, SessionReplica
+from shared.auth import Identity
+from shared.db import Database
+
+
+def bookings_page(db: Database, who: Identity, args: dict[str, Any]) -> dict[str, Any]:
+    """Own bookings; with ``session_id`` the whole session's for its hub's lead."""
+    with db.read() as s:
+        items, cursor = ops.list_bookings(
+            s,
+            who,
+            session_id=args.get("session_id"),
+            status=args.get("status"),
+            limit=args["limit"],
+            cursor=args.get("cursor"),
+        )
+    return {"items": items, "next_cursor": cursor}
+
+
+def booking(db: Database, who: Identity, booking_id: uuid.UUID) -> Booking:
+    with db.read() as s:
+        return ops.visible_booking(s, who, booking_id)
+
+
+def availability(
+    db: Database, session_id: uuid.UUID, fetch: ops.SessionFetcher | None
+) -> dict[str, Any]:
+    """Places left; a session not replicated yet is read through from the catalogue."""
+    with db.read() as s:
+        row = s.get(SessionReplica, session_id)
+        if row is not None:
+            return ops.availability(s, row)
+    ops.ensure_session(db, session_id, fetch)
+    with db.read() as s:
+        return ops.availability(s, s.get(SessionReplica, session_id))  # type: ignore[arg-type]
+
+
+def _led_session(s: Session, who: Identity, session_id: uuid.UUID) -> SessionReplica:
+    """The session, if ``who`` leads its hub (404 unknown, 403 not theirs)."""
+    row = s.get(SessionReplica, session_id)
+    if row is None:
+        raise ops.not_found("session")
+    ops.require_lead(who, row)
+    return row
+
+
+def roster(db: Database, who: Identity, session_id: uuid.UUID) -> dict[str, Any]:
+    with db.read() as s:
+        return records.roster(s, _led_session(s, who, session_id))
+
+
+def feedback_summary(db: Database, who: Identity, session_id: uuid.UUID) -> dict[str, Any]:
+    with db.read() as s:
+        _led_session(s, who, session_id)
+        return records.feedback_summary(s, session_id)
+
+
+def cpd_record(db: Database, who: Identity) -> dict[str, Any]:
+    with db.read() as s:
+        return records.cpd_record(s, who.user_id)
+
+
+def own_feeds(db: Database, who: Identity) -> dict[str, Any]:
+    with db.read() as s:
+        return {"items": feeds.own_feeds(s, who), "next_cursor": None}
