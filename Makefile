@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
+# The slowest tests are printed at the end of every run, so a slow one is seen early.
+PYTEST_DURATIONS ?= 25
 # Two workers suit the 2-core CI machine; each test file stays on one worker so the
 # session-wide platform (real processes) starts as few times as possible.
 PYTEST_WORKERS ?= 2
@@ -29,7 +31,7 @@ run: $(STAMP) ## start the whole platform with demo data
 	$(BIN)/eyhub up --demo
 
 test: install ## run the whole suite (embedded; plus PostgreSQL/RabbitMQ when configured)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=$(PYTEST_DURATIONS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -22,8 +22,8 @@ import os
 import re
 import sys
 
-from shared.config import COMPONENTS, load_settings
 from eyhub.serving import gunicorn_options
+from shared.config import COMPONENTS, load_settings
 
 _APP = re.compile(r"^(?:gateway|services\.(?P<service>\w+))\.app:")
 

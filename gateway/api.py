@@ -102,8 +102,7 @@ def blueprints(limiter: Limiter) -> list[Blueprint]:
     def me() -> User:
         """The caller's account, with roles and hub_ids as stored now."""
         identity = require_identity()
-        with current_db().session() as session:
-            user = operations.get_user(session, identity.user_id)
+        user = operations.get_user(current_db(), identity.user_id)
         if not user.is_active:
             raise Problem(401, "Authentication required", "This account is deactivated.")
         return user
@@ -125,8 +124,7 @@ def blueprints(limiter: Limiter) -> list[Blueprint]:
     def create_user(data: dict[str, Any]) -> User:
         """Create an account with any roles and hubs (admin)."""
         require_role("admin")
-        with current_db().transaction() as session:
-            return operations.create_user(session, **data)
+        return operations.create_user(current_db(), **data)
 
     @auth.route("/users/<uuid:user_id>", methods=["GET"])
     @auth.response(200, UserSchema)
@@ -134,8 +132,7 @@ def blueprints(limiter: Limiter) -> list[Blueprint]:
     def get_user(user_id: Any) -> User:
         """One account (admin)."""
         require_role("admin")
-        with current_db().session() as session:
-            return operations.get_user(session, user_id)
+        return operations.get_user(current_db(), user_id)
 
     @auth.route("/users/<uuid:user_id>", methods=["PATCH"])
     @auth.arguments(UserUpdateSchema)

@@ -65,17 +65,16 @@ def create(
     upgrade("gateway", settings, MIGRATIONS)
     db = Database(settings.database_url("gateway"), name="gateway")
     try:
-        with db.transaction() as session:
-            user = operations.create_user(
-                session,
-                email=email,
-                password=password,
-                name=name,
-                roles=roles,
-                hub_ids=[str(h) for h in hubs],
-                setting_type=setting_type,
-                setting_name=setting_name,
-            )
+        user = operations.create_user(
+            db,
+            email=email,
+            password=password,
+            name=name,
+            roles=roles,
+            hub_ids=[str(h) for h in hubs],
+            setting_type=setting_type,
+            setting_name=setting_name,
+        )
     except Problem as exc:
         raise click.ClickException(exc.detail or exc.title) from exc
     finally:

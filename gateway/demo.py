@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from gateway import operations
-from gateway.models import User
 from shared.config import Settings
 from shared.db import Database
 
@@ -88,11 +85,7 @@ def seed(settings: Settings, hubs: list[dict[str, Any]]) -> list[tuple[str, str,
     try:
         operations.ensure_admin(db, settings)
         wanted = people(hubs)
-        with db.transaction() as session:
-            existing = set(session.scalars(select(User.email)))
-            for person in wanted:
-                if person["email"] not in existing:
-                    operations.create_user(session, password=DEMO_PASSWORD, **person)
+        operations.create_users(db, wanted, DEMO_PASSWORD)
     finally:
         db.dispose()
     rows = [("admin", operations.normalise_email(settings.admin_email), settings.admin_password)]

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
@@ -17,15 +17,38 @@ from sqlalchemy.orm import Session
 
 from gateway.models import HubMembership, User, UserRole
 from shared.auth import ROLES
-from shared.config import Settings
+from shared.config import Settings, password_hash_profile
 from shared.db import Database
 from shared.pagination import page, text_key
 from shared.problems import Problem
 
 log = logging.getLogger("eyhub.gateway.identity")
 
-#: argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile: 64 MiB a hash).
-hasher = PasswordHasher()
+
+class _FastHasher(PasswordHasher):
+    """The ``fast`` profile's hasher: cheap new hashes, and it never rewrites a stored
+    hash (a test profile switched on by mistake must not downgrade real users' hashes)."""
+
+    def check_needs_rehash(self, hash: str | bytes) -> bool:
+        return False
+
+
+def build_hasher(profile: str) -> PasswordHasher:
+    """argon2id at the cost EYHUB_PASSWORD_HASH_PROFILE names.
+
+    ``default``: argon2-cffi's defaults (RFC 9106 low-memory profile: 64 MiB, 3 passes).
+    ``fast``: the library's cheapest parameters (8 KiB, 1 pass), so a test suite's
+    hundreds of logins take milliseconds instead of minutes. A hash records its own
+    parameters, so either hasher verifies any stored hash; under ``default`` a login
+    upgrades a hash made at another cost (``check_needs_rehash``).
+    """
+    if profile == "fast":
+        return _FastHasher.from_parameters(profiles.CHEAPEST)
+    return PasswordHasher()
+
+
+hasher = build_hasher(password_hash_profile())
+
 #: At most one hash per core at a time: a burst of logins queues instead of taking
 #: 64 MiB per request thread and starving every other request of CPU.
 _KDF_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
@@ -70,7 +93,7 @@ def _set_hubs(user: User, hub_ids: Iterable[uuid.UUID | str]) -> None:
     user.hub_rows = [HubMembership(hub_id=h) for h in sorted({uuid.UUID(str(h)) for h in hub_ids})]
 
 
-def create_user(
+def _add_user(
     session: Session,
     *,
     email: str,
@@ -82,7 +105,7 @@ def create_user(
     setting_name: str | None = None,
     ofsted_urn: str | None = None,
 ) -> User:
-    """A new account; 409 if the email (in any case) is taken."""
+    """A new account, inside the caller's transaction; 409 if the email is taken."""
     email = normalise_email(email)
     if session.scalar(select(exists().where(User.email == email))):
         raise _duplicate(email)
@@ -110,7 +133,7 @@ def register(db: Database, data: dict[str, Any]) -> User:
     """Self-service sign-up: always a practitioner, in their hub if they named one."""
     hub_id = data.get("hub_id")
     with db.transaction() as session:
-        return create_user(
+        return _add_user(
             session,
             email=data["email"],
             password=data["password"],
@@ -126,7 +149,7 @@ def register(db: Database, data: dict[str, Any]) -> User:
 def authenticate(db: Database, email: str, password: str) -> User | None:
     """The active user with these credentials, else None (same work either way)."""
     email = normalise_email(email)
-    with db.session() as session:
+    with db.read() as session:
         user = session.scalar(select(User).where(User.email == email))
     if user is None or not user.is_active:
         _check_password(_DUMMY_HASH, password)
@@ -141,7 +164,7 @@ def authenticate(db: Database, email: str, password: str) -> User | None:
     return user
 
 
-def get_user(session: Session, user_id: uuid.UUID | str) -> User:
+def _get_user(session: Session, user_id: uuid.UUID | str) -> User:
     try:
         key = uuid.UUID(str(user_id))
     except ValueError as exc:
@@ -157,7 +180,7 @@ def update_user(
 ) -> User:
     """An admin's change to an account (roles, hubs, setting, active)."""
     with db.transaction() as session:
-        user = get_user(session, user_id)
+        user = _get_user(session, user_id)
         if str(user.id) == actor_id:
             losing_admin = "roles" in changes and "admin" not in changes["roles"]
             if losing_admin or changes.get("is_active") is False:
@@ -196,7 +219,7 @@ def list_users(db: Database, query: dict[str, Any]) -> dict[str, Any]:
     if query.get("q"):
         needle = f"%{query['q'].lower()}%"
         stmt = stmt.where(User.email.like(needle) | User.name.ilike(needle))
-    with db.session() as session:
+    with db.read() as session:
         users, next_cursor = page(
             session,
             stmt,
@@ -217,7 +240,7 @@ def ensure_admin(db: Database, settings: Settings) -> bool:
             return False
         try:
             with session.begin_nested():
-                create_user(
+                _add_user(
                     session,
                     email=email,
                     password=settings.admin_password,
@@ -228,3 +251,25 @@ def ensure_admin(db: Database, settings: Settings) -> bool:
             return False
     log.info("bootstrap admin created", extra={"email": email})
     return True
+
+
+def create_user(db: Database, **fields: Any) -> User:
+    """An admin (or the shell) creates an account with any roles and hubs."""
+    with db.transaction() as session:
+        return _add_user(session, **fields)
+
+
+def create_users(db: Database, people: Iterable[dict[str, Any]], password: str) -> int:
+    """Create the accounts whose emails are new, in one transaction; returns how many."""
+    with db.transaction() as session:
+        existing = set(session.scalars(select(User.email)))
+        fresh = [p for p in people if normalise_email(p["email"]) not in existing]
+        for person in fresh:
+            _add_user(session, password=password, **person)
+        return len(fresh)
+
+
+def get_user(db: Database, user_id: uuid.UUID | str) -> User:
+    """One account as stored now; 404 if there is none."""
+    with db.read() as session:
+        return _get_user(session, user_id)

@@ -1,4 +1,4 @@
-"""Configuration, from the environment only (DESIGN.md §2).
+"""Configuration, from the environment only (docs/architecture.md, "Backends").
 
 One frozen ``Settings`` object is built per process; nothing reads ``os.environ``
 elsewhere, so a test can run a component against any set of values.
@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 SERVICES: tuple[str, ...] = ("catalogue", "bookings", "mentoring", "budget")
 COMPONENTS: tuple[str, ...] = ("gateway", *SERVICES)
 PORT_OFFSETS: dict[str, int] = {name: i for i, name in enumerate(COMPONENTS)}
+#: argon2 cost of password hashes: ``default`` is the RFC 9106 low-memory profile;
+#: ``fast`` is for test suites, where hundreds of logins would otherwise cost minutes.
+PASSWORD_HASH_PROFILES: tuple[str, ...] = ("default", "fast")
 
 #: Every variable the platform reads, with its meaning; deploy/ is checked against this.
 ENV_VARS: dict[str, str] = {
@@ -39,6 +42,7 @@ ENV_VARS: dict[str, str] = {
     "EYHUB_TOKEN_TTL_SECONDS": "lifetime of access tokens",
     "EYHUB_ADMIN_EMAIL": "bootstrap admin, created at start if missing",
     "EYHUB_ADMIN_PASSWORD": "bootstrap admin password",
+    "EYHUB_PASSWORD_HASH_PROFILE": "argon2 cost: default (RFC 9106 low-memory), fast (tests only)",
     "EYHUB_REDIS_URL": "rate-limit storage shared by gateway replicas",
     "EYHUB_LOG_LEVEL": "DEBUG, INFO, WARNING...",
     "EYHUB_WEB_WORKERS": "gunicorn worker processes per service",
@@ -55,9 +59,6 @@ ENV_VARS: dict[str, str] = {
     "EYHUB_UPSTREAM_READ_TIMEOUT": "seconds the gateway waits for a service's response",
     "EYHUB_BREAKER_FAIL_MAX": "consecutive failures that open a service's circuit breaker",
     "EYHUB_BREAKER_RESET_SECONDS": "seconds an open circuit waits before trying the service again",
-    "STRIPE_API_KEY": "Stripe secret key",
-    "STRIPE_WEBHOOK_SECRET": "Stripe webhook signing secret",
-    "EYHUB_STRIPE_API_BASE": "Stripe API base URL (the built-in fake in embedded mode)",
 }
 
 
@@ -73,6 +74,19 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def password_hash_profile(env: Mapping[str, str] | None = None) -> str:
+    """EYHUB_PASSWORD_HASH_PROFILE on its own: the gateway picks its hasher at import,
+    before any ``Settings`` exists."""
+    env = os.environ if env is None else env
+    profile = (env.get("EYHUB_PASSWORD_HASH_PROFILE") or "default").strip().lower()
+    if profile not in PASSWORD_HASH_PROFILES:
+        raise ConfigError(
+            f"EYHUB_PASSWORD_HASH_PROFILE must be one of {', '.join(PASSWORD_HASH_PROFILES)}, "
+            f"got {profile!r}"
+        )
+    return profile
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -103,6 +117,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8080"
     admin_email: str = "admin@example.org"
     admin_password: str = "admin-password"
+    password_hash_profile: str = "default"
     redis_url: str | None = None
     log_level: str = "INFO"
     web_workers: int = 1
@@ -110,9 +125,6 @@ class Settings:
     max_body_bytes: int = 1_000_000
     cors_origins: tuple[str, ...] = ()
     jwt_private_key: str | None = None
-    stripe_api_key: str | None = None
-    stripe_webhook_secret: str | None = None
-    stripe_api_base: str | None = None
     auto_migrate: bool | None = None
     gateway_url: str = "http://127.0.0.1:8080"
     jwks_url: str = "http://127.0.0.1:8080/.well-known/jwks.json"
@@ -199,6 +211,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         token_ttl_seconds=_int(env, "EYHUB_TOKEN_TTL_SECONDS", 3600),
         admin_email=env.get("EYHUB_ADMIN_EMAIL") or "admin@example.org",
         admin_password=env.get("EYHUB_ADMIN_PASSWORD") or "admin-password",
+        password_hash_profile=password_hash_profile(env),
         redis_url=env.get("EYHUB_REDIS_URL") or None,
         log_level=(env.get("EYHUB_LOG_LEVEL") or "INFO").upper(),
         web_workers=_int(env, "EYHUB_WEB_WORKERS", 1),
@@ -208,9 +221,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             o.strip() for o in (env.get("EYHUB_CORS_ORIGINS") or "").split(",") if o.strip()
         ),
         jwt_private_key=env.get("EYHUB_JWT_PRIVATE_KEY") or None,
-        stripe_api_key=env.get("STRIPE_API_KEY") or None,
-        stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
-        stripe_api_base=env.get("EYHUB_STRIPE_API_BASE") or None,
         auto_migrate=None if auto in (None, "") else auto.lower() in ("1", "true", "yes", "on"),
         rate_limit_login=env.get("EYHUB_RATE_LIMIT_LOGIN") or "10/minute",
         rate_limit_register=env.get("EYHUB_RATE_LIMIT_REGISTER") or "20/hour",

@@ -8,8 +8,49 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.backends import Backend, backend_names, servers_configured
+from tests.support.backends import (
+    HASH_PROFILE_VAR,
+    Backend,
+    backend_names,
+    drop_spare_databases,
+    servers_configured,
+    suite_hash_profile,
+)
 from tests.support.platform import Platform
+
+# In-process gateways pick their password hasher when gateway.operations is first
+# imported, which is after this file loads: cheap argon2 for the whole suite (processes
+# started by the tests get the same through Backend.env).
+os.environ[HASH_PROFILE_VAR] = suite_hash_profile()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    servers = "on" if servers_configured() else "off (tests on it are deselected)"
+    return f"eyhub: server backend {servers}; password hashes: {suite_hash_profile()}"
+
+
+def _on_server(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    return item.get_closest_marker("server") is not None or "server" in (
+        params.get("backend"),
+        params.get("platform"),
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without PostgreSQL/RabbitMQ configured, server tests are deselected, not set up
+    only to skip."""
+    if servers_configured():
+        return
+    deselected = [item for item in items if _on_server(item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not _on_server(item)]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    drop_spare_databases()
 
 
 def _backend_param(name: str):  # type: ignore[no-untyped-def]
@@ -27,17 +68,19 @@ def _skip_unless_configured(name: str) -> None:
 
 @pytest.fixture(params=BACKEND_PARAMS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    """A fresh, empty backend for one test (both kinds, per DESIGN.md §2)."""
+    """A fresh backend for one test, its databases migrated and empty (both kinds:
+    docs/architecture.md, "Backends"); ``@pytest.mark.unmigrated``: not migrated."""
     _skip_unless_configured(request.param)
     b = Backend(request.param, tmp_path / "data")
-    b.create()
+    b.create(migrated=request.node.get_closest_marker("unmigrated") is None)
     yield b
     b.destroy()
 
 
 @pytest.fixture
 def embedded(tmp_path: Path) -> Iterator[Backend]:
-    """Only the embedded backend (for tests that are about our code, not the servers)."""
+    """Only the embedded backend (for tests that are about our code, not the servers),
+    migrated and empty."""
     b = Backend("embedded", tmp_path / "data")
     b.create()
     yield b
@@ -51,7 +94,7 @@ def platform(
     """The whole platform with demo data, in real processes, shared by a session."""
     _skip_unless_configured(request.param)
     b = Backend(request.param, tmp_path_factory.mktemp(f"platform-{request.param}"))
-    b.create()
+    b.create(migrated=False)  # `eyhub up` migrating from nothing stays covered
     p = Platform(b)
     try:
         p.start(demo=True)

@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import COMPONENTS, ENV_VARS, ConfigError, load_settings
+from shared.config import (
+    COMPONENTS,
+    ENV_VARS,
+    ConfigError,
+    load_settings,
+    password_hash_profile,
+)
 
 
 def test_defaults_follow_the_design(tmp_path: Path) -> None:
@@ -59,9 +65,36 @@ def test_every_documented_design_variable_is_known() -> None:
         "EYHUB_PUBLIC_URL",
         "EYHUB_ADMIN_EMAIL",
         "EYHUB_ADMIN_PASSWORD",
-        "STRIPE_API_KEY",
-        "STRIPE_WEBHOOK_SECRET",
-        "EYHUB_STRIPE_API_BASE",
         *(f"EYHUB_{c.upper()}_DATABASE_URL" for c in COMPONENTS),
     ):
         assert name in ENV_VARS
+
+
+def test_password_hashes_are_strong_unless_the_fast_profile_is_asked_for(tmp_path: Path) -> None:
+    base = {"EYHUB_DATA_DIR": str(tmp_path)}
+    assert load_settings(base).password_hash_profile == "default"
+    assert password_hash_profile({}) == "default"
+    fast = {**base, "EYHUB_PASSWORD_HASH_PROFILE": "fast"}
+    assert load_settings(fast).password_hash_profile == password_hash_profile(fast) == "fast"
+    with pytest.raises(ConfigError, match="EYHUB_PASSWORD_HASH_PROFILE"):
+        load_settings({**base, "EYHUB_PASSWORD_HASH_PROFILE": "cheap"})
+
+
+def test_each_profile_verifies_the_others_hashes_and_only_default_rehashes() -> None:
+    from argon2 import extract_parameters, profiles
+
+    from gateway import operations
+
+    strong, fast = operations.build_hasher("default"), operations.build_hasher("fast")
+    strong_hash, fast_hash = strong.hash("s3cret pass"), fast.hash("s3cret pass")
+    assert extract_parameters(strong_hash) == profiles.RFC_9106_LOW_MEMORY  # 64 MiB, t=3
+    assert extract_parameters(fast_hash).memory_cost == profiles.CHEAPEST.memory_cost
+    # The parameters travel in the hash: a switch of profile locks nobody out.
+    assert fast.verify(strong_hash, "s3cret pass") and strong.verify(fast_hash, "s3cret pass")
+    # The default upgrades a cheap hash at the next login; fast never downgrades one.
+    assert strong.check_needs_rehash(fast_hash) and not strong.check_needs_rehash(strong_hash)
+    assert not fast.check_needs_rehash(strong_hash)
+    # The gateway's own hasher follows the environment (fast under this suite).
+    active = operations.build_hasher(password_hash_profile())
+    assert type(operations.hasher) is type(active)
+    assert operations.hasher.memory_cost == active.memory_cost
