@@ -8,21 +8,13 @@ a consumer is registering a handler in that service and naming its registry belo
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-import gateway
-import services.bookings
-import services.budget
-import services.catalogue
-import services.mentoring
-from services.bookings import handlers as bookings_handlers
-from services.bookings import jobs as bookings_jobs
-from services.budget import jobs as budget_jobs
-from services.catalogue import jobs as catalogue_jobs
-from services.mentoring import jobs as mentoring_jobs
 from shared.config import COMPONENTS as COMPONENT_NAMES
 from shared.config import SERVICES as SERVICE_NAMES
 from shared.config import Settings
@@ -33,45 +25,48 @@ from shared.worker import Jobs, Worker, build_worker
 
 @dataclass(frozen=True)
 class Component:
-    """What the kernel needs to run one component (the app factory is imported lazily:
-    ``eyhub serve catalogue`` should not build the gateway's routes)."""
+    """What the kernel needs to run one component.
+
+    Modules are named, not imported, until needed: ``eyhub serve catalogue`` should
+    not import the gateway and bookings (each process starts faster), while a worker
+    loads every service's handlers because it declares the whole topology.
+    """
 
     name: str
-    app_module: str
-    migrations: Path
-    handlers: Registry | None = None
-    jobs: Jobs | None = None
+    package: str
+    #: ``module:attribute`` of the service's handler ``Registry``, if it consumes events
+    handlers_ref: str | None = None
+    has_jobs: bool = True
+
+    def _module(self, name: str) -> Any:
+        return importlib.import_module(f"{self.package}.{name}")
+
+    @property
+    def migrations(self) -> Path:
+        return importlib.import_module(self.package).MIGRATIONS  # type: ignore[no-any-return]
 
     def create_app(self, settings: Settings) -> Any:
-        import importlib
+        return self._module("app").create_app(settings)
 
-        return importlib.import_module(self.app_module).create_app(settings)
+    @property
+    def handlers(self) -> Registry | None:
+        if self.handlers_ref is None:
+            return None
+        module, _, attr = self.handlers_ref.partition(":")
+        registry: Registry = getattr(self._module(module), attr)
+        return registry
+
+    @property
+    def jobs(self) -> Jobs | None:
+        return self._module("jobs").register if self.has_jobs else None
 
 
 COMPONENTS: dict[str, Component] = {
-    "gateway": Component("gateway", "gateway.app", gateway.MIGRATIONS),
-    "catalogue": Component(
-        "catalogue",
-        "services.catalogue.app",
-        services.catalogue.MIGRATIONS,
-        jobs=catalogue_jobs.register,
-    ),
-    "bookings": Component(
-        "bookings",
-        "services.bookings.app",
-        services.bookings.MIGRATIONS,
-        handlers=bookings_handlers.handlers,
-        jobs=bookings_jobs.register,
-    ),
-    "mentoring": Component(
-        "mentoring",
-        "services.mentoring.app",
-        services.mentoring.MIGRATIONS,
-        jobs=mentoring_jobs.register,
-    ),
-    "budget": Component(
-        "budget", "services.budget.app", services.budget.MIGRATIONS, jobs=budget_jobs.register
-    ),
+    "gateway": Component("gateway", "gateway", has_jobs=False),
+    "catalogue": Component("catalogue", "services.catalogue"),
+    "bookings": Component("bookings", "services.bookings", handlers_ref="handlers:handlers"),
+    "mentoring": Component("mentoring", "services.mentoring"),
+    "budget": Component("budget", "services.budget"),
 }
 if tuple(COMPONENTS) != COMPONENT_NAMES:  # ports and database URLs are keyed by these names
     raise RuntimeError("eyhub.components and shared.config.COMPONENTS disagree")
@@ -83,6 +78,7 @@ def registries() -> list[Registry]:
     return [c.handlers for c in COMPONENTS.values() if c.handlers is not None]
 
 
+@cache
 def subscriptions() -> tuple[Subscription, ...]:
     """The bus topology: one queue per (service, purpose) that has handlers."""
     return subscriptions_from(registries())
