@@ -539,7 +539,6 @@ def test_k8s_secret_example_holds_only_marked_placeholders() -> None:
 DEFINITIONS = json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text())
 GENERATOR = load_module(DEPLOY / "rabbitmq" / "generate.py", "eyhub_rabbitmq_generate")
 
-#: DESIGN.md §4: (event type, consuming service) pairs that must reach a queue of theirs.
 #: (event type, consuming service) from the handlers the services register: a queue
 #: exists only for a running consumer (eyhub/components.py derives the topology).
 CONSUMED = [
