@@ -21,10 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
+import urllib3
 from flask import Flask, Response, abort, jsonify, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from gateway.proxy import route_for
+from gateway.proxy import UpstreamSession, route_for
 from shared.config import SERVICES, Settings
 from shared.web import runtime
 
@@ -107,22 +108,22 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> di
 
 
 class SpecCache:
-    """Each service's document, refetched at most every CACHE_SECONDS (failures sooner)."""
+    """Each service's document, refetched at most every CACHE_SECONDS (failures sooner).
 
-    def __init__(self, settings: Settings, session: requests.Session) -> None:
+    Fetched over the proxy's pooled connections; nothing here runs per proxied call.
+    """
+
+    def __init__(self, settings: Settings, session: UpstreamSession) -> None:
         self.settings = settings
         self.session = session
+        self.timeout = urllib3.Timeout(connect=settings.upstream_connect_timeout, read=5)
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, dict[str, Any] | None]] = {}
 
     def _fetch(self, service: str) -> tuple[str, dict[str, Any] | None]:
+        url = f"{self.settings.service_url(service)}/openapi.json"
         try:
-            resp = self.session.get(
-                f"{self.settings.service_url(service)}/openapi.json",
-                timeout=(self.settings.upstream_connect_timeout, 5),
-            )
-            resp.raise_for_status()
-            spec = resp.json()
+            spec = self.session.get_json(url, self.timeout)
             return service, spec if isinstance(spec, dict) else None
         except (requests.RequestException, ValueError):
             return service, None
