@@ -8,8 +8,9 @@ NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 # The slowest tests are printed at the end of every run, so a slow one is seen early.
 PYTEST_DURATIONS ?= 25
-# Two workers suit the 2-core CI machine; each test file stays on one worker so the
-# session-wide platform (real processes) starts as few times as possible.
+# Two workers suit the 2-core CI machine. Tests are spread one by one (loadgroup), except
+# those on the shared platform of real processes, kept on one worker (tests/conftest.py)
+# so it starts once per backend.
 PYTEST_WORKERS ?= 2
 
 .PHONY: install run test lint format bench clean
@@ -17,7 +18,7 @@ PYTEST_WORKERS ?= 2
 $(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-compile -r requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
@@ -31,7 +32,7 @@ run: $(STAMP) ## start the whole platform with demo data
 	$(BIN)/eyhub up --demo
 
 test: install ## run the whole suite (embedded; plus PostgreSQL/RabbitMQ when configured)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=$(PYTEST_DURATIONS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=$(PYTEST_DURATIONS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -39,8 +39,12 @@ def _on_server(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without PostgreSQL/RabbitMQ configured, server tests are deselected, not set up
-    only to skip."""
+    """Tests on the shared platform run on one xdist worker (it starts once per backend,
+    not once per worker); without PostgreSQL/RabbitMQ configured, server tests are
+    deselected, not set up only to skip."""
+    for item in items:
+        if "platform" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("platform"))
     if servers_configured():
         return
     deselected = [item for item in items if _on_server(item)]
