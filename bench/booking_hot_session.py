@@ -32,27 +32,21 @@ EYHUB_TEST_BROKER_URL are set. The last stdout line is one JSON object.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import os
 import secrets
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import requests
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -70,100 +64,44 @@ from sqlalchemy import (  # noqa: E402
 
 from shared.config import Settings  # noqa: E402
 from shared.db import Database, make_engine, utcnow  # noqa: E402
+from shared.messaging.testing import wait_until  # noqa: E402
 from tests.support.backends import Backend, free_port_base, servers_configured  # noqa: E402
+from tests.support.platform import Platform  # noqa: E402
 
 PASSWORD = "bench-password-1234"
-EYHUB = str(Path(sys.executable).with_name("eyhub"))
 
 
 def say(msg: str) -> None:
     print(msg, flush=True)
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll until ``predicate`` returns something truthy (the platform is doing the work)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(requests.RequestException):
-            value = predicate()
-            if value:
-                return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.1)
-
-
-# -- the platform ----------------------------------------------------------------------
-@dataclass
-class Platform:
-    env: dict[str, str]
-    base: int
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.base}"
-
-    def start(self, timeout: float = 120.0) -> None:
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [EYHUB, "up", "--ready-timeout", str(timeout)],
-                cwd=REPO,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-        def ready() -> bool:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"eyhub up exited early:\n{self.tail()}")
-            return requests.get(f"{self.url}/readyz", timeout=2).status_code == 200
-
-        try:
-            wait_until(ready, timeout, "the gateway's /readyz")
-        except TimeoutError:
-            raise TimeoutError(f"platform not ready:\n{self.tail()}") from None
-
-    def tail(self, lines: int = 40) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)  # `eyhub up` stops its children
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
-
-    def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        resp = requests.request(method, self.url + path, headers=headers, timeout=30, **kw)
-        if resp.status_code >= 300:
-            raise RuntimeError(f"{method} {path} answered {resp.status_code}: {resp.text[:300]}")
-        return resp.json() if resp.content else None
+def call(platform: Platform, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
+    """One API call through the gateway; anything but success stops the benchmark."""
+    resp = platform.request(method, path, token=token, **kw)
+    if resp.status_code >= 300:
+        raise RuntimeError(f"{method} {path} answered {resp.status_code}: {resp.text[:300]}")
+    return resp.json() if resp.content else None
 
 
 # -- set-up (not timed) ----------------------------------------------------------------
 def hot_session(platform: Platform, capacity: int) -> tuple[str, str]:
     """A hub, its lead (through the API) and one published session; (session id, lead)."""
-    admin = platform.call(
-        "POST", "/api/auth/token", json={"email": "admin@example.org", "password": "admin-password"}
+    admin = call(
+        platform,
+        "POST",
+        "/api/auth/token",
+        json={"email": "admin@example.org", "password": "admin-password"},
     )["access_token"]
-    hub = platform.call(
+    hub = call(
+        platform,
         "POST",
         "/api/catalogue/hubs",
         admin,
         json={"name": f"Bench hub {secrets.token_hex(2)}", "region": "South East"},
     )["id"]
     lead_email = f"lead-{secrets.token_hex(3)}@example.org"
-    platform.call(
+    call(
+        platform,
         "POST",
         "/api/auth/users",
         admin,
@@ -175,13 +113,14 @@ def hot_session(platform: Platform, capacity: int) -> tuple[str, str]:
             "hub_ids": [hub],
         },
     )
-    lead = platform.call(
-        "POST", "/api/auth/token", json={"email": lead_email, "password": PASSWORD}
+    lead = call(
+        platform, "POST", "/api/auth/token", json={"email": lead_email, "password": PASSWORD}
     )["access_token"]
     starts = (datetime.now(UTC) + timedelta(days=14)).replace(
         hour=9, minute=30, second=0, microsecond=0
     )
-    event = platform.call(
+    event = call(
+        platform,
         "POST",
         "/api/catalogue/events",
         lead,
@@ -199,7 +138,8 @@ def hot_session(platform: Platform, capacity: int) -> tuple[str, str]:
             "venue": "Hub room 1, 1 High Street, Lewes",
         },
     )["id"]
-    made = platform.call(
+    made = call(
+        platform,
         "POST",
         f"/api/catalogue/events/{event}/sessions",
         lead,
@@ -209,7 +149,7 @@ def hot_session(platform: Platform, capacity: int) -> tuple[str, str]:
             "capacity": capacity,
         },
     )
-    platform.call("POST", f"/api/catalogue/events/{event}/publish", lead)
+    call(platform, "POST", f"/api/catalogue/events/{event}/publish", lead)
     return made["items"][0]["id"], lead
 
 
@@ -459,14 +399,12 @@ def main() -> int:
     backend = Backend(kind, tmp / "data")
     backend.create()
     base = free_port_base()
-    env = {
-        **os.environ,
-        **backend.env(base),
-        "EYHUB_RATE_LIMIT_API": "100000000/minute",
-        "EYHUB_LOG_LEVEL": "WARNING",
-    }
     settings = backend.settings(base)
-    platform = Platform(env=env, base=base, log=tmp / "platform.log")
+    platform = Platform(
+        backend,
+        port_base=base,
+        extra_env={"EYHUB_RATE_LIMIT_API": "100000000/minute", "EYHUB_LOG_LEVEL": "WARNING"},
+    )
     try:
         say(
             f"hot session on {label}: {n_requests} bookings, {capacity} places, "
@@ -477,9 +415,11 @@ def main() -> int:
         say(f"  platform up in {time.perf_counter() - t0:.1f}s")
         session_id, lead = hot_session(platform, capacity)
         tokens = practitioners(settings, n_requests)
-        wait_until(lambda: replica_present(settings, session_id), 60, "the session replica")
+        wait_until(
+            lambda: replica_present(settings, session_id), timeout=60, what="the session replica"
+        )
         # A cold bookings service fetches the gateway's signing keys on its first token.
-        platform.call("GET", "/api/bookings", lead)
+        call(platform, "GET", "/api/bookings", lead)
 
         assert platform.proc is not None
         cpu_before = cpu_by_process(platform.proc.pid)
@@ -502,7 +442,7 @@ def main() -> int:
         latencies = [a.ended - a.started for a in answers]
 
         stored = stored_counts(settings, session_id)
-        avail = platform.call("GET", f"/api/bookings/sessions/{session_id}/availability")
+        avail = call(platform, "GET", f"/api/bookings/sessions/{session_id}/availability")
         stored_confirmed = stored.get("confirmed", 0)
         stored_waitlisted = stored.get("waitlisted", 0)
         oversold = max(0, stored_confirmed - capacity)

@@ -292,7 +292,7 @@ def book(
                 with db.transaction() as s:
                     return _book_place_last(s, settings, plan), True
             except _PlaceGone:
-                pass
+                pass  # taken meanwhile, or the session changed: the general path decides
         plan = _prepare(settings, seen, who, booking_id, idempotency_key, fingerprint, mail=False)
         with db.transaction() as s:
             return _book_locked(s, settings, plan), True

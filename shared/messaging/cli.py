@@ -60,7 +60,11 @@ def queues_command(subscriptions: Callable[[], tuple[Subscription, ...]]) -> cli
     @click.command("queues")
     @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
     def queues_cmd(as_json: bool) -> None:
-        """Each queue: depth, consumers and the age of its oldest waiting message."""
+        """Each queue: depth, consumers and the age of its oldest waiting message.
+
+        '-' means not known: the embedded transport cannot count consumers, a queue no
+        worker has declared yet has no depth, and an empty queue has no oldest message.
+        """
         from shared.messaging.queues import queue_report
 
         report = queue_report(settings_or_usage_error(), subscriptions())
@@ -78,7 +82,7 @@ def queues_command(subscriptions: Callable[[], tuple[Subscription, ...]]) -> cli
                 f"{row.queue:<36} {show(row.depth):>6} {show(row.consumers):>9} "
                 f"{show(row.oldest_age_s, 's'):>10}"
             )
-        click.echo(f"{len(report)} queue(s); '-' = not known (see `eyhub queues --help`)")
+        click.echo(f"{len(report)} queue(s); '-' = not known or none (`eyhub queues --help`)")
 
     return queues_cmd
 

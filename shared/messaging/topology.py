@@ -76,6 +76,7 @@ class Topology:
             if (sub.service, sub.purpose) in seen:
                 raise ValueError(f"queue {sub.service}.{sub.purpose} declared twice")
             seen.add((sub.service, sub.purpose))
+        self._bound = frozenset(key for sub in subscriptions for key in sub.binding_keys)
         self.events = Exchange(self.name(EVENTS_EXCHANGE), type="topic", durable=True)
         self.dead_letters = Exchange(self.name(DEAD_LETTER_EXCHANGE), type="direct", durable=True)
 
@@ -97,7 +98,7 @@ class Topology:
 
     def binds(self, event_type: str) -> bool:
         """Whether any queue takes ``event_type`` (routing keys are exact event types)."""
-        return any(event_type in sub.binding_keys for sub in self.subscriptions)
+        return event_type in self._bound
 
     def _queue_arguments(self, name: str) -> dict[str, Any]:
         if not self.server:

@@ -279,12 +279,10 @@ class _ServerPool:
         except Exception:
             _drop(name)
             return
-        try:
+        with contextlib.suppress(Exception):  # any doubt about a spare: drop it instead
             if self._inspect(spare, lambda cur: self._reset(component, cur)):
                 self.spare[component].append(spare)
                 return
-        except Exception:
-            pass
         _drop(spare)
 
     def _reset(self, component: str, cur: Any) -> bool:
