@@ -38,6 +38,7 @@ def _on_server(item: pytest.Item) -> bool:
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests on the shared platform run on one xdist worker (it starts once per backend,
     not once per worker); without PostgreSQL/RabbitMQ configured, server tests are
@@ -51,6 +52,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if not _on_server(item)]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Fail loudly if xdist stops honouring the platform group: it did silently on pytest
+    9.2 (pytest-xdist#1386), and the shared platform then started on both workers."""
+    if not session.config.getvalue("loadgroup"):  # set on xdist workers under loadgroup
+        return
+    lost = [
+        item.nodeid
+        for item in session.items
+        if "platform" in getattr(item, "fixturenames", ()) and "@" not in item.nodeid
+    ]
+    if lost:
+        raise pytest.UsageError(
+            f"--dist loadgroup did not group {len(lost)} shared-platform tests (e.g. "
+            f"{lost[0]}): this pytest/xdist pair ignores xdist_group; see pyproject.toml"
+        )
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
