@@ -13,7 +13,7 @@ PYTEST_DURATIONS ?= 25
 # so it starts once per backend.
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test fuzz lint format bench clean
 
 $(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -33,6 +33,13 @@ run: $(STAMP) ## start the whole platform with demo data
 
 test: install ## run the whole suite (embedded; plus PostgreSQL/RabbitMQ when configured)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=$(PYTEST_DURATIONS) $(PYTEST_ARGS)
+
+# The CI fuzz run (tests/e2e/test_gateway_schemathesis.py) with far more cases per operation.
+FUZZ_EXAMPLES ?= 100
+FUZZ_SECONDS ?= 600
+fuzz: install ## schemathesis over every operation, as every role, for longer than CI does
+	EYHUB_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) EYHUB_FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	  $(BIN)/python -m pytest -n 0 tests/e2e/test_gateway_schemathesis.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from eyhub.components import COMPONENTS, SERVICES, subscriptions, worker_for
+from eyhub.components import COMPONENTS, subscriptions, worker_for
 from gateway.cli import commands as gateway_commands
 from shared.cli_support import settings_or_usage_error as _settings
 from shared.messaging.cli import commands as messaging_commands
@@ -39,9 +39,9 @@ def serve(component: str, bind: str | None) -> None:
 
 
 @main.command()
-@click.argument("service", type=click.Choice(SERVICES))
+@click.argument("service", type=click.Choice(list(COMPONENTS)))
 def worker(service: str) -> None:
-    """Run one service's worker: outbox relay, bus consumers, jobs, mail."""
+    """Run one component's worker: outbox relay, bus consumers, jobs, mail."""
     sys.exit(worker_for(service, _settings()).run())
 
 

@@ -62,11 +62,11 @@ class Component:
 
 
 COMPONENTS: dict[str, Component] = {
-    "gateway": Component("gateway", "gateway", has_jobs=False),
-    "catalogue": Component("catalogue", "services.catalogue"),
+    "gateway": Component("gateway", "gateway", handlers_ref="handlers:handlers", has_jobs=False),
+    "catalogue": Component("catalogue", "services.catalogue", handlers_ref="handlers:handlers"),
     "bookings": Component("bookings", "services.bookings", handlers_ref="handlers:handlers"),
-    "mentoring": Component("mentoring", "services.mentoring"),
-    "budget": Component("budget", "services.budget"),
+    "mentoring": Component("mentoring", "services.mentoring", handlers_ref="handlers:handlers"),
+    "budget": Component("budget", "services.budget", handlers_ref="handlers:handlers"),
 }
 if tuple(COMPONENTS) != COMPONENT_NAMES:  # ports and database URLs are keyed by these names
     raise RuntimeError("eyhub.components and shared.config.COMPONENTS disagree")
@@ -87,12 +87,13 @@ def subscriptions() -> tuple[Subscription, ...]:
 def check_wiring(settings: Settings) -> None:
     """Every service's handlers against the topology (raises LookupError with reasons)."""
     topology = Topology(settings, subscriptions())
-    for name in SERVICES:
-        check_handlers(COMPONENTS[name].handlers or Registry(name), topology)
+    for name, c in COMPONENTS.items():
+        check_handlers(c.handlers or Registry(name), topology)
 
 
 def worker_for(service: str, settings: Settings) -> Worker:
-    """The worker of ``service``, with its handlers and jobs, checked against the topology."""
+    """The worker of a component (every one has one: the gateway's relays identity
+    events), with its handlers and jobs, checked against the topology."""
     c = COMPONENTS[service]
     return build_worker(
         service,

@@ -1,6 +1,7 @@
 """``eyhub up``: the whole platform in the foreground, all or nothing.
 
-Starts the gateway, the four services and their workers as child processes (each in
+Starts the gateway, the four services and their workers (the gateway's relays identity
+events) as child processes (each in
 its own process group, so stopping one stops everything it forked), waits until every
 HTTP component answers ``/readyz``, and prints where to go. If any child dies, ``up``
 names it, stops the rest and exits non-zero: never a half-alive platform.
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 import requests
 
-from eyhub.components import COMPONENTS, SERVICES
+from eyhub.components import COMPONENTS
 from shared.config import Settings
 from shared.retry import Backoff
 
@@ -42,7 +43,7 @@ def _say(msg: str) -> None:
 def plan(settings: Settings) -> list[Child]:
     exe = [sys.executable, "-m", "eyhub"]
     children = [Child(c, [*exe, "serve", c]) for c in COMPONENTS]
-    children += [Child(f"{s}-worker", [*exe, "worker", s]) for s in SERVICES]
+    children += [Child(f"{c}-worker", [*exe, "worker", c]) for c in COMPONENTS]
     return children
 
 

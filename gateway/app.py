@@ -6,9 +6,11 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import MIGRATIONS, api, headers, limits, openapi, operations, proxy
+from gateway.hubs import HubDirectory
 from gateway.keys import KeyRing
-from gateway.readiness import services_check
+from gateway.readiness import keys_check, services_check
 from shared.config import Settings, load_settings
+from shared.health import add_deep_check
 from shared.web import Runtime, create_component_app
 
 
@@ -21,6 +23,7 @@ def _configure(app: Flask, rt: Runtime) -> None:
     keyring = KeyRing(settings)
     rt.extras["keyring"] = keyring
     rt.extras["token_verifier"] = keyring  # verify with local keys, not HTTP to ourselves
+    rt.readiness_checks.append(("keys", keys_check(keyring)))
 
     smorest = rt.extras["api"]
     smorest.spec.components.security_scheme("bearerAuth", openapi.BEARER_SCHEME)
@@ -31,7 +34,11 @@ def _configure(app: Flask, rt: Runtime) -> None:
 
     upstreams = proxy.Proxy(settings)
     rt.extras["proxy"] = upstreams
+    rt.extras["hubs"] = HubDirectory(settings, upstreams.session)
     proxy.install(app, upstreams)
+    # Not in /readyz: one service down must not take the gateway out of a load
+    # balancer (gateway/readiness.py); /readyz?deep=1 shows each service.
+    add_deep_check(rt, "services", services_check(settings, upstreams))
     openapi.install(app, openapi.SpecCache(settings, upstreams.session))
     headers.install(app, settings)
 
@@ -46,6 +53,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         title="eyhub",
         description="The public API of eyhub: identity and every service under /api/.",
         settings=settings,
-        readiness_checks=[("services", services_check(settings))],
         configure=_configure,
     )

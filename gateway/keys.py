@@ -187,6 +187,29 @@ class KeyRing:
         self._refresh()
         return self.jwks()
 
+    def sign(self, claims: dict[str, Any]) -> str:
+        """A token for another purpose than access (e.g. confirming an email address):
+        its ``aud`` must differ from the access audience, so no service accepts it."""
+        key = self.signing_key
+        return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+
+    def decode(self, token: str, *, audience: str) -> dict[str, Any]:
+        """The claims of a token ``sign`` made for ``audience``; PyJWTError otherwise."""
+        self._refresh()
+        kid = jwt.get_unverified_header(token).get("kid")
+        key = next((k for k in self._keys if k.kid == kid), None)
+        if key is None:
+            raise jwt.InvalidKeyError("unknown key id")
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key.private_key.public_key(),
+            algorithms=["RS256"],
+            audience=audience,
+            issuer=self.settings.jwt_issuer,
+            options={"require": ["exp", "sub", "aud", "iss"]},
+        )
+        return claims
+
     # shared.auth.current_identity calls .verify on runtime().extras["token_verifier"]
     def verify(self, token: str) -> Identity:
         """Verify with the local keys: the gateway never fetches its own JWKS over HTTP.

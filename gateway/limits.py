@@ -1,8 +1,13 @@
 """Rate limits (flask-limiter 4): in memory embedded, in Redis when EYHUB_REDIS_URL is set.
 
-- failed logins per (client IP, email): counted only when the answer is 401, so a
-  user who types the password right is never slowed down, and one account under
-  attack does not lock out the others behind the same IP;
+- failed logins, three ways (``login_limits``), each counted only when the answer is
+  401, so a user who types the password right is never slowed down:
+  per (client IP, email), so one account under attack does not lock out the others
+  behind the same IP; per client IP whatever the email, against password spraying
+  (one common password tried on many accounts); and per email from every IP, a larger
+  limit over a longer window, against an attack spread over many addresses. The owner
+  of an account attacked from one IP still logs in from another: only the larger,
+  expiring per-account back-off ever reaches them, never a hard lock;
 - registrations per client IP;
 - every API call (own routes and proxied ones) per user, or per IP when anonymous.
 
@@ -15,6 +20,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Flask, Response, request
 from flask_limiter import Limiter, RateLimitExceeded
@@ -23,6 +29,9 @@ from limits import RateLimitItem, parse_many
 from shared.auth import current_identity
 from shared.config import Settings
 from shared.problems import Problem, problem_response
+from shared.web import runtime
+
+View = TypeVar("View", bound=Callable[..., object])
 
 
 def client_ip() -> str:
@@ -30,13 +39,73 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-def login_key() -> str:
+def _login_email() -> str:
+    """The email a login names, as accounts store it ("" when the body has none)."""
     from gateway.operations import normalise_email
 
     body = request.get_json(silent=True)
     email = body.get("email") if isinstance(body, dict) else None
-    email = normalise_email(email) if isinstance(email, str) else ""
-    return f"{client_ip()}|{email[:254]}"
+    return normalise_email(email)[:254] if isinstance(email, str) else ""
+
+
+def login_key() -> str:
+    """Per (client IP, email): an attacker on one IP throttles only that pair."""
+    return f"{client_ip()}|{_login_email()}"
+
+
+def login_ip_key() -> str:
+    """Per client IP, whatever the email: password spraying across accounts."""
+    return f"ip:{client_ip()}"
+
+
+def login_account_key() -> str:
+    """Per email, from every IP: the account's longer back-off."""
+    return f"account:{_login_email()}"
+
+
+def _failed_login(resp: Response) -> bool:
+    return resp.status_code == 401
+
+
+def login_limits(limiter: Limiter) -> Callable[[View], View]:
+    """The failed-login limits of ``POST /api/auth/token``, as one decorator.
+
+    Placed where a flask-limiter decorator goes (under the route, above the
+    arguments). Before the view runs each limit is only tested; a 401 answer then
+    counts against all three (``deduct_when``), so a breach of any one answers 429
+    with the Retry-After of the limit breached.
+    """
+
+    def settings() -> Settings:
+        return runtime().settings
+
+    decorators = (
+        limiter.limit(
+            lambda: settings().rate_limit_login,
+            key_func=login_key,
+            scope="login",
+            deduct_when=_failed_login,
+        ),
+        limiter.limit(
+            lambda: settings().rate_limit_login_ip,
+            key_func=login_ip_key,
+            scope="login-ip",
+            deduct_when=_failed_login,
+        ),
+        limiter.limit(
+            lambda: settings().rate_limit_login_account,
+            key_func=login_account_key,
+            scope="login-account",
+            deduct_when=_failed_login,
+        ),
+    )
+
+    def decorate(view: View) -> View:
+        for decorator in reversed(decorators):
+            view = decorator(view)
+        return view
+
+    return decorate
 
 
 def api_key() -> str:
@@ -52,6 +121,8 @@ def validate(settings: Settings) -> None:
     """Fail at start, naming the variable, rather than on the first request."""
     for var, value in (
         ("EYHUB_RATE_LIMIT_LOGIN", settings.rate_limit_login),
+        ("EYHUB_RATE_LIMIT_LOGIN_IP", settings.rate_limit_login_ip),
+        ("EYHUB_RATE_LIMIT_LOGIN_ACCOUNT", settings.rate_limit_login_account),
         ("EYHUB_RATE_LIMIT_REGISTER", settings.rate_limit_register),
         ("EYHUB_RATE_LIMIT_API", settings.rate_limit_api),
     ):

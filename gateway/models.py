@@ -1,4 +1,4 @@
-"""Gateway tables: identity (users, roles, hub memberships).
+"""Gateway tables: identity (users, roles, hub memberships, refresh tokens).
 
 Emails are stored normalised (stripped, lower-case) so the unique index makes them
 unique case-insensitively on every backend without dialect-specific collations.
@@ -31,6 +31,11 @@ class User(Base):
     setting_name: Mapped[str | None] = mapped_column(String(200))
     ofsted_urn: Mapped[str | None] = mapped_column(String(16))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Set when the owner followed the link mailed at sign-up (admin-made and demo
+    #: accounts are confirmed when created); unconfirmed accounts cannot book.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Tokens issued before this instant are void (deactivation, sign-out everywhere).
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -69,3 +74,35 @@ class HubMembership(Base):
         Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     hub_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, index=True)
+
+
+class RefreshToken(Base):
+    """One refresh token, stored as its SHA-256 (the token itself is only ever sent).
+
+    Single use: refreshing marks it used and issues the next one in the same
+    ``family_id``. Presenting a used token again means it leaked (or a client raced
+    itself): the whole family is revoked, so the thief's copy dies with the owner's.
+    """
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    family_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class KnownHub(Base):
+    """A hub that exists (learned from ``catalogue.hub.created``; hubs live in the
+    catalogue): users' ``hub_ids`` must name one of these."""
+
+    __tablename__ = "known_hubs"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import secrets
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.models import HubMembership, User, UserRole
+from gateway.models import HubMembership, RefreshToken, User, UserRole
 from shared.auth import ROLES
 from shared.config import Settings, password_hash_profile
-from shared.db import Database
+from shared.db import Database, utcnow
+from shared.events import identity as identity_events
+from shared.identity import apply_state, state_event
+from shared.mail import MailTemplates, new_message, queue_mail
+from shared.messaging import publish
 from shared.pagination import page, text_key
 from shared.problems import Problem
 
@@ -104,8 +112,12 @@ def _add_user(
     setting_type: str | None = None,
     setting_name: str | None = None,
     ofsted_urn: str | None = None,
+    verified: bool = True,
 ) -> User:
-    """A new account, inside the caller's transaction; 409 if the email is taken."""
+    """A new account, inside the caller's transaction; 409 if the email is taken.
+
+    ``verified``: accounts an admin (or the demo) makes are confirmed; self-registered
+    ones wait for their owner to follow the mailed link."""
     email = normalise_email(email)
     if session.scalar(select(exists().where(User.email == email))):
         raise _duplicate(email)
@@ -117,6 +129,7 @@ def _add_user(
         setting_name=setting_name,
         ofsted_urn=ofsted_urn.upper() if ofsted_urn else None,
         is_active=True,
+        email_verified_at=utcnow() if verified else None,
     )
     _set_roles(user, roles)
     _set_hubs(user, hub_ids)
@@ -129,21 +142,104 @@ def _add_user(
     return user
 
 
-def register(db: Database, data: dict[str, Any]) -> User:
-    """Self-service sign-up: always a practitioner, in their hub if they named one."""
+#: Self-registration mails: ``gateway/templates/mail/NAME.txt`` and ``.html``.
+TEMPLATES = MailTemplates("gateway")
+#: How long a confirmation link works.
+CONFIRM_HOURS = 48
+
+
+def _mail(
+    session: Session, settings: Settings, user: User, template: str, subject: str, **context: Any
+) -> None:
+    body = TEMPLATES.render(template, name=user.name, **context)
+    message = new_message(settings, to=user.email, subject=subject, text=body.text, html=body.html)
+    queue_mail(session, message)
+
+
+def register(
+    db: Database,
+    settings: Settings,
+    data: dict[str, Any],
+    *,
+    confirmation_link: Callable[[User], str],
+) -> None:
+    """Self-service sign-up: a practitioner, in their hub if they named one.
+
+    The answer is the same whether or not the address has an account, so registering
+    cannot be used to find out who uses eyhub: a new account is mailed a confirmation
+    link (it cannot book until confirmed), the owner of an existing one is mailed "you
+    already have an account" (or a fresh link, if they never confirmed). The password
+    is hashed either way, so the time taken tells nothing either.
+    """
+    email = normalise_email(data["email"])
     hub_id = data.get("hub_id")
     with db.transaction() as session:
-        return _add_user(
-            session,
-            email=data["email"],
-            password=data["password"],
-            name=data["name"],
-            roles=("practitioner",),
-            hub_ids=[hub_id] if hub_id else [],
-            setting_type=data["setting_type"],
-            setting_name=data.get("setting_name"),
-            ofsted_urn=data.get("ofsted_urn"),
-        )
+        existing = session.scalar(select(User).where(User.email == email))
+        if existing is None:
+            try:
+                with session.begin_nested():
+                    user = _add_user(
+                        session,
+                        email=email,
+                        password=data["password"],
+                        name=data["name"],
+                        roles=("practitioner",),
+                        hub_ids=[hub_id] if hub_id else [],
+                        setting_type=data["setting_type"],
+                        setting_name=data.get("setting_name"),
+                        ofsted_urn=data.get("ofsted_urn"),
+                        verified=False,
+                    )
+            except Problem:  # a concurrent registration of the same address won
+                existing = session.scalar(select(User).where(User.email == email))
+            else:
+                _mail(
+                    session,
+                    settings,
+                    user,
+                    "confirm_email",
+                    "Confirm your email address for eyhub",
+                    link=confirmation_link(user),
+                    hours=CONFIRM_HOURS,
+                )
+                return
+        hash_password(data["password"])
+        if existing is None or not existing.is_active:
+            return
+        if existing.email_verified_at is None:
+            _mail(
+                session,
+                settings,
+                existing,
+                "confirm_email",
+                "Confirm your email address for eyhub",
+                link=confirmation_link(existing),
+                hours=CONFIRM_HOURS,
+            )
+        else:
+            _mail(
+                session,
+                settings,
+                existing,
+                "already_registered",
+                "You already have an eyhub account",
+                sign_in=settings.public_url,
+            )
+
+
+def confirm_email(db: Database, user_id: str, email: str) -> User:
+    """Mark the address confirmed (again is harmless); the link must be for the account's
+    current address."""
+    with db.transaction() as session:
+        user = _get_user(session, user_id)
+        if user.email != email or not user.is_active:
+            raise Problem(
+                400, "Bad request", "This link is no longer valid.", kind="bad-confirmation"
+            )
+        if user.email_verified_at is None:
+            user.email_verified_at = utcnow()
+            log.info("email confirmed", extra={"user_id": str(user.id)})
+        return user
 
 
 def authenticate(db: Database, email: str, password: str) -> User | None:
@@ -196,11 +292,158 @@ def update_user(
             _set_hubs(user, changes.pop("hub_ids"))
         if changes.get("ofsted_urn"):
             changes["ofsted_urn"] = changes["ofsted_urn"].upper()
+        was_active = user.is_active
         for key, value in changes.items():
             setattr(user, key, value)
+        if was_active and not user.is_active:
+            # Reactivating later must not revive the tokens of before.
+            _end_sessions(session, user)
         session.flush()
+        announce(session, user)
         log.info("user updated", extra={"user_id": str(user.id), "by": actor_id})
         return user
+
+
+def announce(session: Session, user: User) -> None:
+    """Record the account's state in this database's identity replica and tell every
+    service (``shared/identity.py``), in the caller's transaction."""
+    data = state_event(
+        user_id=user.id,
+        is_active=user.is_active,
+        roles=user.roles,
+        hub_ids=user.hub_ids,
+        tokens_valid_after=user.tokens_valid_after,
+        changed_at=utcnow(),
+    )
+    apply_state(session, data)
+    kind = identity_events.USER_CHANGED if user.is_active else identity_events.USER_DEACTIVATED
+    publish(session, kind, data)
+
+
+def _end_sessions(session: Session, user: User) -> None:
+    """Void every token the account holds: access tokens via ``tokens_valid_after``,
+    refresh tokens by revoking them."""
+    now = utcnow()
+    user.tokens_valid_after = now
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A signed-in session's account and its new refresh token (sent once, never stored)."""
+
+    user: User
+    refresh_token: str
+    refresh_expires_at: datetime
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _new_refresh(
+    session: Session, user: User, settings: Settings, family_id: uuid.UUID | None = None
+) -> Grant:
+    token = secrets.token_urlsafe(32)
+    expires_at = utcnow() + timedelta(seconds=settings.refresh_ttl_seconds)
+    session.add(
+        RefreshToken(
+            token_hash=_hash_token(token),
+            user_id=user.id,
+            family_id=family_id or uuid.uuid4(),
+            expires_at=expires_at,
+        )
+    )
+    session.flush()
+    return Grant(user=user, refresh_token=token, refresh_expires_at=expires_at)
+
+
+def start_session(db: Database, user: User, settings: Settings) -> Grant:
+    """A refresh token (a new family) for a user who just proved their password."""
+    with db.transaction() as session:
+        fresh = _get_user(session, user.id)
+        return _new_refresh(session, fresh, settings)
+
+
+def _refused(detail: str) -> Problem:
+    return Problem(401, "Authentication failed", detail, kind="bad-refresh-token")
+
+
+def refresh_session(db: Database, token: str, settings: Settings) -> Grant:
+    """Trade a refresh token for the next one (rotation); reuse revokes the family.
+
+    The swap is one conditional UPDATE (``used_at IS NULL``), so of two concurrent
+    refreshes with the same token exactly one wins; the other counts as reuse.
+    """
+    now = utcnow()
+    reused = False
+    with db.transaction() as session:
+        row = session.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == _hash_token(token))
+        )
+        if row is None:
+            raise _refused("Unknown refresh token; sign in again.")
+        if row.revoked_at is not None:
+            raise _refused("This session was signed out; sign in again.")
+        claimed = session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None))
+            .values(used_at=now)
+        ).rowcount
+        if not claimed:
+            session.execute(
+                update(RefreshToken)
+                .where(RefreshToken.family_id == row.family_id, RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            reused = True
+        elif row.expires_at <= now:
+            raise _refused("The refresh token has expired; sign in again.")
+        else:
+            user = _get_user(session, row.user_id)
+            if not user.is_active:
+                raise _refused("This account is deactivated.")
+            return _new_refresh(session, user, settings, row.family_id)
+    assert reused
+    log.warning(
+        "refresh token reused; session family revoked", extra={"family": str(row.family_id)}
+    )
+    raise _refused("This refresh token was already used; the session is signed out.")
+
+
+def end_session(db: Database, user_id: str, *, refresh_token: str | None, everywhere: bool) -> None:
+    """Sign out: revoke the refresh token's family, or (``everywhere``) every token the
+    account holds, access tokens included (announced to every service)."""
+    now = utcnow()
+    with db.transaction() as session:
+        user = _get_user(session, user_id)
+        if everywhere:
+            _end_sessions(session, user)
+            session.flush()
+            announce(session, user)
+            return
+        if refresh_token:
+            row = session.scalar(
+                select(RefreshToken).where(RefreshToken.token_hash == _hash_token(refresh_token))
+            )
+            if row is None or row.user_id != user.id:
+                raise Problem(
+                    422,
+                    "Invalid request",
+                    errors={"refresh_token": ["Not a refresh token of this account."]},
+                )
+            session.execute(
+                update(RefreshToken)
+                .where(RefreshToken.family_id == row.family_id, RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
 
 
 def list_users(db: Database, query: dict[str, Any]) -> dict[str, Any]:

@@ -219,6 +219,10 @@ class Upstream(pybreaker.CircuitBreakerListener):
         )
         self._opened_at = 0.0
         self._lock = threading.Lock()
+        # Every service's series exists from the start (0: closed): the gateway's
+        # /readyz no longer reflects the services (gateway/readiness.py), so this gauge
+        # is what dashboards and alerts watch, and an absent series would read as fine.
+        CIRCUIT_OPEN.labels(name).set(0)
 
     # -- pybreaker listener ----------------------------------------------------
     def state_change(self, cb: Any, old_state: Any, new_state: Any) -> None:

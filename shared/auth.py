@@ -8,23 +8,28 @@ In a view, one line says who may act::
 
     who = require_role("hub_lead", hub_id=event.hub_id)   # admins always pass
 
+Every view that needs a token also carries ``@requires(...)`` (under ``@blp.route``,
+above ``@blp.arguments``), so the answers come in the order 401 → 403 → 422.
+
 Rules: no or bad token → 401; wrong role, or a hub lead acting on another hub → 403.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import jwt
 from flask import g, request
 
 from shared.config import Settings
-from shared.problems import Problem
+from shared.identity import check_token
+from shared.problems import Problem, unauthorized
 from shared.retry import poll_until
 
 ROLES = ("practitioner", "mentor", "hub_lead", "admin")
@@ -41,6 +46,12 @@ class Identity:
     roles: frozenset[str]
     hub_ids: frozenset[str]
     setting_type: str | None = None
+    #: ``iat`` and ``exp`` (epoch seconds): checked against the identity replica and the
+    #: longest lifetime a component accepts.
+    issued_at: float | None = None
+    expires_at: float | None = None
+    #: False for a self-registered account that has not confirmed its address yet.
+    email_verified: bool = True
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> Identity:
@@ -51,6 +62,9 @@ class Identity:
             roles=frozenset(str(r) for r in claims.get("roles") or ()),
             hub_ids=frozenset(str(h) for h in claims.get("hub_ids") or ()),
             setting_type=claims.get("setting_type"),
+            issued_at=float(claims["iat"]) if "iat" in claims else None,
+            expires_at=float(claims["exp"]) if "exp" in claims else None,
+            email_verified=claims.get("email_verified", True) is not False,
         )
 
     @property
@@ -163,21 +177,11 @@ def verifier_for(settings: Settings) -> TokenVerifier:
     return _verifiers[key]
 
 
-def _unauthorized(detail: str) -> Problem:
-    return Problem(
-        401,
-        "Authentication required",
-        detail,
-        kind="unauthenticated",
-        headers={"WWW-Authenticate": 'Bearer realm="eyhub"'},
-    )
-
-
 def current_identity(optional: bool = False) -> Identity | None:
     """The caller, verified once per request; 401 unless ``optional``."""
     if "identity" in g:
         if g.identity is None and not optional:  # an optional lookup cached "no token"
-            raise _unauthorized("Send a bearer token: Authorization: Bearer <token>.")
+            raise unauthorized("Send a bearer token: Authorization: Bearer <token>.")
         return g.identity
     from shared.web import runtime
 
@@ -186,22 +190,34 @@ def current_identity(optional: bool = False) -> Identity | None:
     identity: Identity | None = None
     if not header:
         if not optional:
-            raise _unauthorized("Send a bearer token: Authorization: Bearer <token>.")
+            raise unauthorized("Send a bearer token: Authorization: Bearer <token>.")
     elif scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("The Authorization header must be 'Bearer <token>'.")
+        raise unauthorized("The Authorization header must be 'Bearer <token>'.")
     else:
         rt = runtime()
         verifier = rt.extras.get("token_verifier") or verifier_for(rt.settings)
         try:
             identity = verifier.verify(token.strip())
         except jwt.ExpiredSignatureError as exc:
-            raise _unauthorized("The token has expired; get a new one.") from exc
+            raise unauthorized("The token has expired; get a new one.") from exc
         except jwt.PyJWKClientConnectionError as exc:
             raise Problem(503, "Service unavailable", "Cannot fetch signing keys.") from exc
         except (jwt.PyJWTError, ValueError, KeyError) as exc:
-            raise _unauthorized("The token is not valid.") from exc
+            raise unauthorized("The token is not valid.") from exc
+        _check_current(rt.settings, rt.db, identity)
     g.identity = identity
     return identity
+
+
+def _check_current(settings: Settings, db: Any, identity: Identity) -> None:
+    """A valid signature is not enough: the token's lifetime must be within the maximum,
+    and the account must still back it (``shared.identity``: deactivation, sign-out,
+    rights taken away end access before the token expires)."""
+    if identity.issued_at is None or identity.expires_at is None:
+        raise unauthorized("The token is not valid.")
+    if identity.expires_at - identity.issued_at > settings.token_max_lifetime_seconds:
+        raise unauthorized("The token's lifetime is longer than this platform accepts.")
+    check_token(db, identity)
 
 
 def require_identity() -> Identity:
@@ -233,6 +249,43 @@ def require_role(*roles: str, hub_id: str | UUID | None = None) -> Identity:
     return identity
 
 
+View = TypeVar("View", bound=Callable[..., Any])
+
+#: Attribute ``requires`` sets on a view: the roles it needs (empty: any signed-in
+#: caller). Tests walk the url map for it (tests/unit/test_check_order.py).
+REQUIRES_ATTR = "eyhub_requires_roles"
+
+
+def requires(*roles: str) -> Callable[[View], View]:
+    """Check the token (401) and, with ``roles``, the role (403) before the view runs.
+
+    Goes under ``@blp.route`` and above ``@blp.arguments`` (on a MethodView method:
+    above ``@blp.arguments``). flask-smorest parses and validates the arguments in the
+    wrapper ``@blp.arguments`` adds, before the view body; a ``require_role`` in the
+    body came after that, so a caller without a token, or with the wrong role, was told
+    the schema in a 422's field errors. Checks that need the body (a hub lead's hub id)
+    stay in the view, after validation; the identity is cached for the request, so the
+    view's own ``require_identity()`` costs nothing more.
+
+    ``functools.wraps`` copies ``_apidoc`` (what flask-smorest's decorators collected),
+    so the OpenAPI document is the same with or without this decorator.
+    """
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if roles:
+                require_role(*roles)
+            else:
+                require_identity()
+            return view(*args, **kwargs)
+
+        setattr(checked, REQUIRES_ATTR, frozenset(roles))
+        return checked  # type: ignore[return-value]
+
+    return decorate
+
+
 def issue_token(
     private_key: Any,
     kid: str,
@@ -245,9 +298,15 @@ def issue_token(
     hub_ids: Iterable[str] = (),
     setting_type: str | None = None,
     ttl: int | None = None,
+    email_verified: bool = True,
 ) -> str:
-    """Sign an access token (the gateway's job; tests use it too)."""
-    now = int(time.time())
+    """Sign an access token (the gateway's job; tests use it too).
+
+    ``iat`` has millisecond precision (RFC 7519 NumericDate allows fractions), so a token
+    issued just after a sign-out or deactivation in the same second is told apart from
+    one issued just before (``shared.identity.check_token``).
+    """
+    now = round(time.time(), 3)
     claims = {
         "sub": user_id,
         "email": email,
@@ -255,9 +314,10 @@ def issue_token(
         "roles": sorted(roles),
         "hub_ids": sorted(str(h) for h in hub_ids),
         "setting_type": setting_type,
+        "email_verified": email_verified,
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "iat": now,
-        "exp": now + (ttl if ttl is not None else settings.token_ttl_seconds),
+        "exp": int(now) + (ttl if ttl is not None else settings.token_ttl_seconds),
     }
     return jwt.encode(claims, private_key, algorithm="RS256", headers={"kid": kid})

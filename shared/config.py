@@ -39,7 +39,9 @@ ENV_VARS: dict[str, str] = {
     "EYHUB_JWKS_URL": "where services fetch the token signing keys",
     "EYHUB_JWT_ISSUER": "iss claim of tokens (default: EYHUB_PUBLIC_URL)",
     "EYHUB_JWT_AUDIENCE": "aud claim of tokens (default: eyhub)",
-    "EYHUB_TOKEN_TTL_SECONDS": "lifetime of access tokens",
+    "EYHUB_TOKEN_TTL_SECONDS": "lifetime of access tokens (default 900: 15 minutes)",
+    "EYHUB_TOKEN_MAX_LIFETIME_SECONDS": "services refuse tokens valid longer than this (exp - iat)",
+    "EYHUB_REFRESH_TTL_SECONDS": "lifetime of a refresh token (single use, rotated)",
     "EYHUB_ADMIN_EMAIL": "bootstrap admin, created at start if missing",
     "EYHUB_ADMIN_PASSWORD": "bootstrap admin password",
     "EYHUB_PASSWORD_HASH_PROFILE": "argon2 cost: default (RFC 9106 low-memory), fast (tests only)",
@@ -52,6 +54,8 @@ ENV_VARS: dict[str, str] = {
     "EYHUB_JWT_PRIVATE_KEY": "PEM private key for tokens (production); else generated in keys/",
     "EYHUB_CORS_ORIGINS": "comma-separated origins allowed by CORS; empty = closed",
     "EYHUB_RATE_LIMIT_LOGIN": "failed logins allowed per (client IP, email), e.g. 10/minute",
+    "EYHUB_RATE_LIMIT_LOGIN_IP": "failed logins per client IP, whatever the email (spraying)",
+    "EYHUB_RATE_LIMIT_LOGIN_ACCOUNT": "failed logins per email from all IPs: a longer back-off",
     "EYHUB_RATE_LIMIT_REGISTER": "registrations allowed per client IP, e.g. 20/hour",
     "EYHUB_RATE_LIMIT_API": "API requests per user (or per IP when anonymous), e.g. 1200/minute",
     "EYHUB_TRUSTED_PROXY_HOPS": "proxies in front of the gateway whose X-Forwarded-* are trusted",
@@ -59,6 +63,7 @@ ENV_VARS: dict[str, str] = {
     "EYHUB_UPSTREAM_READ_TIMEOUT": "seconds the gateway waits for a service's response",
     "EYHUB_BREAKER_FAIL_MAX": "consecutive failures that open a service's circuit breaker",
     "EYHUB_BREAKER_RESET_SECONDS": "seconds an open circuit waits before trying the service again",
+    "EYHUB_METRICS_TOKEN": "bearer token /metrics requires on every component; unset: not served",
 }
 
 
@@ -87,6 +92,23 @@ def password_hash_profile(env: Mapping[str, str] | None = None) -> str:
             f"got {profile!r}"
         )
     return profile
+
+
+#: Shortest EYHUB_METRICS_TOKEN accepted: a guessable token would reopen /metrics.
+METRICS_TOKEN_MIN_LENGTH = 16
+
+
+def metrics_token(env: Mapping[str, str]) -> str | None:
+    """EYHUB_METRICS_TOKEN, refused at start when too short to be a secret."""
+    token = (env.get("EYHUB_METRICS_TOKEN") or "").strip()
+    if not token:
+        return None
+    if len(token) < METRICS_TOKEN_MIN_LENGTH:
+        raise ConfigError(
+            f"EYHUB_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN_LENGTH} characters "
+            "(e.g. `openssl rand -hex 32`)"
+        )
+    return token
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -130,8 +152,17 @@ class Settings:
     jwks_url: str = "http://127.0.0.1:8080/.well-known/jwks.json"
     jwt_issuer: str = "http://127.0.0.1:8080"
     jwt_audience: str = "eyhub"
-    token_ttl_seconds: int = 3600
+    token_ttl_seconds: int = 900
+    token_max_lifetime_seconds: int = 3600
+    refresh_ttl_seconds: int = 30 * 24 * 3600
     rate_limit_login: str = "10/minute"
+    #: Failed logins from one IP across every email: password spraying (one common
+    #: password tried on many accounts) never hits the per-(IP, email) limit above.
+    rate_limit_login_ip: str = "30/10 minutes"
+    #: Failed logins for one email from every IP: a longer back-off for an account
+    #: attacked from many addresses. Larger than the per-(IP, email) limit, so an
+    #: attacker on one IP throttles only that IP, not the owner elsewhere; it expires.
+    rate_limit_login_account: str = "50/hour"
     rate_limit_register: str = "20/hour"
     rate_limit_api: str = "1200/minute"
     trusted_proxy_hops: int = 0
@@ -139,6 +170,9 @@ class Settings:
     upstream_read_timeout: float = 30.0
     breaker_fail_max: int = 5
     breaker_reset_seconds: float = 15.0
+    #: What Prometheus sends as ``Authorization: Bearer <token>`` to scrape /metrics;
+    #: None: /metrics is not served (the gateway's port is public, see shared/health.py).
+    metrics_token: str | None = None
     database_urls: Mapping[str, str] = field(default_factory=dict)
     service_urls: Mapping[str, str] = field(default_factory=dict)
 
@@ -208,7 +242,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         jwks_url=env.get("EYHUB_JWKS_URL") or f"{gateway_url}/.well-known/jwks.json",
         jwt_issuer=env.get("EYHUB_JWT_ISSUER") or public_url,
         jwt_audience=env.get("EYHUB_JWT_AUDIENCE") or "eyhub",
-        token_ttl_seconds=_int(env, "EYHUB_TOKEN_TTL_SECONDS", 3600),
+        token_ttl_seconds=_int(env, "EYHUB_TOKEN_TTL_SECONDS", 900),
+        token_max_lifetime_seconds=_int(env, "EYHUB_TOKEN_MAX_LIFETIME_SECONDS", 3600),
+        refresh_ttl_seconds=_int(env, "EYHUB_REFRESH_TTL_SECONDS", 30 * 24 * 3600),
         admin_email=env.get("EYHUB_ADMIN_EMAIL") or "admin@example.org",
         admin_password=env.get("EYHUB_ADMIN_PASSWORD") or "admin-password",
         password_hash_profile=password_hash_profile(env),
@@ -223,6 +259,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         jwt_private_key=env.get("EYHUB_JWT_PRIVATE_KEY") or None,
         auto_migrate=None if auto in (None, "") else auto.lower() in ("1", "true", "yes", "on"),
         rate_limit_login=env.get("EYHUB_RATE_LIMIT_LOGIN") or "10/minute",
+        rate_limit_login_ip=env.get("EYHUB_RATE_LIMIT_LOGIN_IP") or "30/10 minutes",
+        rate_limit_login_account=env.get("EYHUB_RATE_LIMIT_LOGIN_ACCOUNT") or "50/hour",
         rate_limit_register=env.get("EYHUB_RATE_LIMIT_REGISTER") or "20/hour",
         rate_limit_api=env.get("EYHUB_RATE_LIMIT_API") or "1200/minute",
         trusted_proxy_hops=_int(env, "EYHUB_TRUSTED_PROXY_HOPS", 0),
@@ -230,6 +268,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         upstream_read_timeout=_float(env, "EYHUB_UPSTREAM_READ_TIMEOUT", 30.0),
         breaker_fail_max=_int(env, "EYHUB_BREAKER_FAIL_MAX", 5),
         breaker_reset_seconds=_float(env, "EYHUB_BREAKER_RESET_SECONDS", 15.0),
+        metrics_token=metrics_token(env),
         database_urls={
             c: env[f"EYHUB_{c.upper()}_DATABASE_URL"]
             for c in COMPONENTS

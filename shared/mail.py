@@ -8,14 +8,22 @@ queued and are retried with backoff; nothing is lost.
 
 Bodies come from Jinja templates (:class:`MailTemplates`): each mail is a ``NAME.txt`` and
 a ``NAME.html`` in a package's ``templates/mail/``, sent as ``multipart/alternative``.
+
+Headers are built from data (a session's title is in every booking mail's Subject), so
+``new_message`` makes every header value one safe line whatever the data holds
+(``header_text``): the APIs refuse control characters in titles now
+(``shared/fields.py``), but rows written before that, or arriving over the bus, may
+still carry a line break, which the email package refuses with a ValueError.
 """
 
 from __future__ import annotations
 
 import email.policy
 import logging
+import re
 import smtplib
 import ssl
+import unicodedata
 import uuid
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -32,11 +40,17 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from shared import metrics
 from shared.config import Settings
 from shared.db import Database, KernelBase, UTCDateTime, new_id, utcnow
+from shared.fields import is_utf8
 from shared.retry import backoff_delay
 
 log = logging.getLogger("eyhub.mail")
 
 MAX_ATTEMPTS = 20
+#: Sizes of the outbox's header columns (``MailOutbox``).
+MAX_SUBJECT = 500
+MAX_ADDRESS = 320
+_SPACES = re.compile(r"\s+")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 class MailOutbox(KernelBase):
@@ -88,6 +102,21 @@ class MailTemplates:
         )
 
 
+def header_text(value: str) -> str:
+    """``value`` as one header line: every control character, line or paragraph
+    separator becomes a space, whitespace runs collapse, lone surrogates become U+FFFD.
+
+    ``str.splitlines`` (which the email package's header check uses) breaks at more than
+    CR and LF: at VT, FF, FS, GS, RS, NEL (U+0085) and U+2028/U+2029 too. All of these
+    are in the Unicode categories Cc, Zl and Zp replaced here.
+    """
+    text = value if is_utf8(value) else _SURROGATES.sub("\ufffd", value)
+    if text.isprintable():  # the common case: nothing to replace
+        return text.strip()
+    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
+    return _SPACES.sub(" ", cleaned).strip()
+
+
 def new_message(
     settings: Settings,
     *,
@@ -103,13 +132,13 @@ def new_message(
     HTML (in that order: clients show the last part they can render).
     """
     msg = EmailMessage(policy=email.policy.SMTP)
-    msg["From"] = settings.mail_from
-    msg["To"] = to
-    msg["Subject"] = subject
+    msg["From"] = header_text(settings.mail_from)
+    msg["To"] = header_text(to)
+    msg["Subject"] = header_text(subject)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = make_msgid(domain=settings.public_host)
     if reply_to:
-        msg["Reply-To"] = reply_to
+        msg["Reply-To"] = header_text(reply_to)
     msg.set_content(text)
     if html is not None:
         msg.add_alternative(html, subtype="html")
@@ -119,8 +148,8 @@ def new_message(
 def queue_mail(session: Session, message: EmailMessage) -> MailOutbox:
     """Queue a message in the caller's transaction (it is sent only if that commits)."""
     row = MailOutbox(
-        to_addr=str(message["To"]),
-        subject=str(message["Subject"] or ""),
+        to_addr=str(message["To"])[:MAX_ADDRESS],
+        subject=str(message["Subject"] or "")[:MAX_SUBJECT],
         message=message.as_bytes(policy=email.policy.SMTP),
     )
     session.add(row)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import fields, validate
@@ -26,6 +26,8 @@ from shared.problems import Problem
 
 #: Room for the longest text key we page by (a 254-character email) plus the id.
 MAX_CURSOR = 400
+#: What a cursor is made of (unpadded base64url), stated in the OpenAPI.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
 CURSOR = "Cursor"
 NEXT_CURSOR = "NextCursor"
 
@@ -106,11 +108,20 @@ def _marked(kind: str, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     return {OPENAPI_MARKER: kind, **(metadata or {})}
 
 
+#: A cursor every list takes (before the first row of any list): the OpenAPI example, so
+#: a client or fuzzer trying the documented example gets a page, not a 422.
+CURSOR_EXAMPLE = encode_cursor(datetime(2000, 1, 1, tzinfo=UTC), uuid.UUID(int=0))
+
+
 class Cursor(fields.String):
     """The ``cursor`` query parameter of a list."""
 
     def __init__(self, *, metadata: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
-        about = {"description": "The next_cursor of the previous page."}
+        about = {
+            "description": "The next_cursor of the previous page.",
+            "pattern": CURSOR_PATTERN,
+            "example": CURSOR_EXAMPLE,
+        }
         kwargs.setdefault("validate", validate.Length(max=MAX_CURSOR))
         super().__init__(metadata=_marked(CURSOR, {**about, **(metadata or {})}), **kwargs)
 

@@ -61,6 +61,19 @@ class Problem(Exception):
         self.headers = headers or {}
 
 
+def unauthorized(detail: str, *, invalid_token: bool = False) -> Problem:
+    """401 with the ``WWW-Authenticate`` challenge (RFC 6750); ``invalid_token`` tells a
+    client its token was refused (sign in again), not that it sent none."""
+    challenge = 'Bearer realm="eyhub"' + (', error="invalid_token"' if invalid_token else "")
+    return Problem(
+        401,
+        "Authentication required",
+        detail,
+        kind="unauthenticated",
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
 def problem_response(
     status: int,
     title: str,

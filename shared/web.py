@@ -3,12 +3,14 @@
 ``create_component_app`` gives a service, in one call, what every component owes its
 clients (docs/architecture.md, "The HTTP contract"): problem documents for every error,
 request ids, JSON access logs, health, readiness and metrics, OpenAPI at
-``/openapi.json`` via flask-smorest, and a size limit on request bodies. A service
-adds its blueprints and its own readiness checks.
+``/openapi.json`` via flask-smorest, a size limit on request bodies, and a guard on
+JSON bodies (``check_json_body``). A service adds its blueprints and its own readiness
+checks.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -24,17 +26,24 @@ from flask_smorest import Api, Blueprint
 from shared import metrics
 from shared.config import Settings, load_settings
 from shared.db import Database
+from shared.fields import is_utf8
 from shared.health import Check, health_blueprint
 from shared.logs import configure_logging, correlation_id_var, request_id_var
 from shared.messaging import broker
 from shared.messaging.runtime import install_web
-from shared.problems import ProblemSchema, register_problem_handlers
+from shared.problems import Problem, ProblemSchema, register_problem_handlers
 
 access_log = logging.getLogger("eyhub.access")
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 #: Secrets that may travel in a path (calendar feed tokens) are scrubbed from logs.
 _SECRET_PATHS = re.compile(r"(/calendar/feeds/)[^/]+")
+#: A JSON escape of a UTF-16 surrogate (\\ud800-\\udfff): the cheap sign that a body may
+#: hold a lone one, which no UTF-8 column, header or hash can take.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+#: Deeper than any body the API takes (attendance records are 3 levels); far shallower
+#: than the recursion limit the JSON parser and marshmallow run into.
+MAX_JSON_DEPTH = 32
 
 
 class EyhubApi(Api):
@@ -113,6 +122,55 @@ def _install_request_ids(app: Flask, component: str) -> None:
             correlation_id_var.reset(tokens[1])
 
 
+def check_json_body(raw: bytes) -> str | None:
+    """Why a JSON body is refused (a lone surrogate, nesting deeper than MAX_JSON_DEPTH),
+    or None.
+
+    Every request with a JSON body passes here, so the common case costs two byte scans:
+    the body is parsed only when it holds a surrogate escape or more brackets than
+    MAX_JSON_DEPTH. What is not JSON at all is left to the parser's own 400.
+    """
+    if not (_SURROGATE_ESCAPE.search(raw) or raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH):
+        return None
+    try:
+        doc = json.loads(raw)
+    except RecursionError:
+        return f"The body is nested more than {MAX_JSON_DEPTH} levels deep."
+    except ValueError:
+        return None
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            if not is_utf8(node):
+                return "The body holds a lone surrogate (\\ud800-\\udfff), which is not text."
+        elif isinstance(node, (dict, list)):
+            if depth >= MAX_JSON_DEPTH:
+                return f"The body is nested more than {MAX_JSON_DEPTH} levels deep."
+            items = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+            stack.extend((item, depth + 1) for item in items)
+    return None
+
+
+def _install_json_guard(app: Flask) -> None:
+    """Refuse, as a 400 problem, the JSON bodies that would otherwise end in a 500 deep
+    inside a handler: a lone surrogate (UnicodeEncodeError at a header, a hash or the
+    database) or very deep nesting (RecursionError in the parser or the schema).
+
+    Runs before every other hook but the request id, so the login rate limit's key and
+    the gateway's proxy never see such a body. The body is read once and cached for
+    the request's own parser.
+    """
+
+    @app.before_request
+    def _guard_json() -> None:
+        if not request.is_json:
+            return
+        reason = check_json_body(request.get_data(cache=True))
+        if reason:
+            raise Problem(400, "Bad request", reason, kind="invalid-json")
+
+
 def _security_headers(app: Flask) -> None:
     @app.after_request
     def _headers(resp: Response) -> Response:
@@ -166,6 +224,7 @@ def create_component_app(
 
     register_problem_handlers(app)
     _install_request_ids(app, component)
+    _install_json_guard(app)
     _security_headers(app)
     app.register_blueprint(health_blueprint())
 

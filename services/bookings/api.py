@@ -27,11 +27,12 @@ from services.bookings.schemas import (
     FeedbackSummarySchema,
     FeedCreateSchema,
     FeedListSchema,
+    FeedQuerySchema,
     FeedSchema,
     FormatQuerySchema,
     RosterSchema,
 )
-from shared.auth import require_identity
+from shared.auth import require_identity, requires
 from shared.problems import Problem
 from shared.web import current_db, runtime
 
@@ -72,6 +73,7 @@ def session_fetcher() -> ops.SessionFetcher:
 
 @bp.route("")
 class Bookings(MethodView):
+    @requires()
     @bp.arguments(BookingCreateSchema)
     @bp.response(201, BookingSchema)
     @bp.alt_response(200, schema=BookingSchema, description="A replay of an Idempotency-Key.")
@@ -100,6 +102,7 @@ class Bookings(MethodView):
             headers["Idempotent-Replayed"] = "true"
         return booking, (201 if created else 200), headers
 
+    @requires()
     @bp.arguments(BookingListQuerySchema, location="query")
     @bp.response(200, BookingPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -109,6 +112,7 @@ class Bookings(MethodView):
 
 @bp.route("/<uuid:booking_id>")
 class BookingItem(MethodView):
+    @requires()
     @bp.response(200, BookingSchema)
     @bp.alt_response(404, description="No such booking, or not yours.")
     def get(self, booking_id: uuid.UUID) -> Any:
@@ -118,6 +122,7 @@ class BookingItem(MethodView):
 
 @bp.route("/<uuid:booking_id>/cancel")
 class BookingCancel(MethodView):
+    @requires()
     @bp.arguments(CancelSchema, required=False)
     @bp.response(200, BookingSchema)
     @bp.alt_response(404, description="No such booking, or not yours.")
@@ -141,6 +146,7 @@ class Availability(MethodView):
 
 @bp.route("/sessions/<uuid:session_id>/roster")
 class Roster(MethodView):
+    @requires("hub_lead")
     @bp.arguments(FormatQuerySchema, location="query")
     @bp.response(200, RosterSchema)
     @bp.alt_response(200, description="CSV (?format=csv)", content_type="text/csv")
@@ -159,6 +165,7 @@ class Roster(MethodView):
 
 @bp.route("/sessions/<uuid:session_id>/attendance")
 class Attendance(MethodView):
+    @requires("hub_lead")
     @bp.arguments(AttendanceSchema)
     @bp.response(200, AttendanceResultSchema)
     @bp.alt_response(403, description="Not a lead of this session's hub.")
@@ -174,6 +181,7 @@ class Attendance(MethodView):
 
 @bp.route("/sessions/<uuid:session_id>/feedback-summary")
 class FeedbackSummary(MethodView):
+    @requires("hub_lead")
     @bp.response(200, FeedbackSummarySchema)
     @bp.alt_response(403, description="Not a lead of this session's hub.")
     def get(self, session_id: uuid.UUID) -> Any:
@@ -183,6 +191,7 @@ class FeedbackSummary(MethodView):
 
 @bp.route("/cpd-record")
 class CpdRecord(MethodView):
+    @requires()
     @bp.arguments(FormatQuerySchema, location="query")
     @bp.response(200, CpdRecordSchema)
     @bp.alt_response(200, description="CSV (?format=csv)", content_type="text/csv")
@@ -198,6 +207,7 @@ class CpdRecord(MethodView):
 
 @bp.route("/<uuid:booking_id>/feedback")
 class BookingFeedback(MethodView):
+    @requires()
     @bp.arguments(FeedbackCreateSchema)
     @bp.response(201, FeedbackSchema)
     @bp.alt_response(404, description="No such booking, or not yours.")
@@ -212,6 +222,7 @@ class BookingFeedback(MethodView):
 
 @bp.route("/calendar-feeds")
 class CalendarFeeds(MethodView):
+    @requires()
     @bp.arguments(FeedCreateSchema)
     @bp.response(201, FeedSchema)
     @bp.alt_response(403, description="A hub feed for a hub you do not lead.")
@@ -222,16 +233,23 @@ class CalendarFeeds(MethodView):
             current_db(), runtime().settings, who, scope=data["scope"], hub_id=data.get("hub_id")
         )
 
+    @requires()
+    @bp.arguments(FeedQuerySchema, location="query")
     @bp.response(200, FeedListSchema)
-    def get(self) -> Any:
-        """Your live feeds (their URLs are not stored, so they are not shown again)."""
-        return queries.own_feeds(current_db(), require_identity())
+    @bp.alt_response(403, description="Another hub's feeds, or other people's (not admin).")
+    def get(self, query: dict[str, Any]) -> Any:
+        """Live feeds (their URLs are not stored, so they are not shown again): yours;
+        with ``hub_id`` a hub's (its leads, admins); with ``user_id`` or ``everyone``
+        anyone's (admins)."""
+        return queries.live_feeds(current_db(), require_identity(), query)
 
 
 @bp.route("/calendar-feeds/<uuid:feed_id>")
 class CalendarFeedItem(MethodView):
+    @requires()
     @bp.response(204)
     @bp.alt_response(404, description="No such feed, or not yours.")
     def delete(self, feed_id: uuid.UUID) -> None:
-        """Revoke a feed: its URL answers 404 from now on."""
+        """Revoke a feed (yours; any, as admin; a hub feed, as that hub's lead): its URL
+        answers 404 from now on. Revoking an already revoked feed is a success too."""
         ops.revoke_feed(current_db(), require_identity(), feed_id)

@@ -63,7 +63,7 @@ class Feed(MethodView):
         settings = runtime().settings
         with current_db().read() as s:
             feed = feeds.feed_for_token(s, token)
-            if feed is None:
+            if feed is None or not feeds.owner_still_entitled(current_db(), feed):
                 raise Problem(404, "Not found", "No such calendar feed.", kind="not-found")
             # Calendar apps poll every few minutes: answer an unchanged feed from its
             # version alone, without loading its items or writing the calendar.

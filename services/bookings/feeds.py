@@ -44,7 +44,8 @@ from services.bookings.models import (
 from shared import calendar as shared_calendar
 from shared.auth import Identity
 from shared.config import Settings
-from shared.db import utcnow
+from shared.db import Database, utcnow
+from shared.identity import account_state
 from shared.problems import Problem
 
 #: Feeds show items from this far back onwards.
@@ -79,21 +80,57 @@ def create_feed(
     return feed, feed_url(settings, token)
 
 
-def own_feeds(s: Session, who: Identity) -> list[CalendarFeed]:
-    return list(
-        s.scalars(
-            select(CalendarFeed)
-            .where(CalendarFeed.user_id == who.user_id, CalendarFeed.revoked_at.is_(None))
-            .order_by(CalendarFeed.created_at, CalendarFeed.id)
-        )
-    )
+def live_feeds(
+    s: Session,
+    who: Identity,
+    *,
+    hub_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | str | None = None,
+    everyone: bool = False,
+) -> list[CalendarFeed]:
+    """Live feeds the caller may see: their own by default; a hub's feeds (its leads
+    and admins: ``hub_id``); another person's or every feed (admins: ``user_id``,
+    ``everyone``), so a leaked or unwanted subscription can be found and revoked."""
+    query = select(CalendarFeed).where(CalendarFeed.revoked_at.is_(None))
+    if hub_id is not None:
+        if not who.leads_hub(hub_id):
+            raise Problem(403, "Forbidden", "You do not lead this hub.", kind="forbidden")
+        query = query.where(CalendarFeed.hub_id == hub_id)
+    if (user_id is not None or everyone) and not who.is_admin:
+        raise Problem(403, "Forbidden", "Only admins see other people's feeds.", kind="forbidden")
+    if user_id is not None:
+        query = query.where(CalendarFeed.user_id == str(user_id))
+    if hub_id is None and user_id is None and not everyone:
+        query = query.where(CalendarFeed.user_id == who.user_id)
+    return list(s.scalars(query.order_by(CalendarFeed.created_at, CalendarFeed.id)))
 
 
 def revoke_feed(s: Session, who: Identity, feed_id: uuid.UUID) -> None:
+    """The owner, an admin, or a lead of a hub feed's hub may revoke it. Revoking twice
+    is a success (DELETE is idempotent: a retried or double-clicked revoke is not an
+    error); a feed the caller may not touch is a 404, as if it did not exist."""
     feed = s.get(CalendarFeed, feed_id)
-    if feed is None or feed.user_id != who.user_id or feed.revoked_at is not None:
+    allowed = feed is not None and (
+        feed.user_id == who.user_id
+        or who.is_admin
+        or (feed.hub_id is not None and who.leads_hub(feed.hub_id))
+    )
+    if feed is None or not allowed:
         raise Problem(404, "Not found", "No such calendar feed.", kind="not-found")
-    feed.revoked_at = utcnow()
+    if feed.revoked_at is None:
+        feed.revoked_at = utcnow()
+
+
+def owner_still_entitled(db: Database, feed: CalendarFeed) -> bool:
+    """A feed follows its owner (checked on each fetch against the identity replica,
+    shared/identity.py): a deactivated owner's feeds, and a hub feed whose creator no
+    longer leads that hub, answer 404."""
+    state = account_state(db, feed.user_id)
+    if state is None:
+        return True
+    if not state.is_active:
+        return False
+    return feed.scope != "hub" or feed.hub_id is None or state.leads_hub(feed.hub_id)
 
 
 def feed_for_token(s: Session, token: str) -> CalendarFeed | None:

@@ -1,4 +1,5 @@
-"""Bus consumers of the bookings service: the catalogue keeps our session replica current.
+"""Bus consumers of the bookings service: the catalogue keeps our session replica current,
+and the gateway our identity replica (``shared/identity.py``).
 
 Each handler runs in one transaction with the inbox insert (applied exactly once);
 ordering is by the session's ``sequence`` (stale snapshots are ignored in
@@ -17,11 +18,13 @@ from services.bookings import operations as ops
 from services.bookings.models import SessionReplica
 from services.bookings.snapshots import snapshot_from_catalogue
 from shared.events import catalogue as catalogue_events
+from shared.identity import follow_identity
 from shared.messaging import Event, HandlerContext, Registry
 
 #: What the bookings worker consumes; the launcher hands it to the worker and the bus
 #: topology is derived from it (one queue per purpose, bound to these types).
 handlers = Registry("bookings")
+follow_identity(handlers)
 
 
 @handlers.handles(

@@ -273,6 +273,13 @@ def book(
     is gone (or the session changed) that transaction rolls back and the general one
     runs. The unique indexes catch the races the snapshot misses (a double click).
     """
+    if not who.email_verified:
+        raise Problem(
+            403,
+            "Forbidden",
+            "Confirm your email address first: follow the link we emailed you, then sign in again.",
+            kind="email-unconfirmed",
+        )
     with db.read() as s:
         if idempotency_key:
             replay = _replay(s, who.user_id, idempotency_key, fingerprint)

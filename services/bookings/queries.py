@@ -76,6 +76,6 @@ def cpd_record(db: Database, who: Identity) -> dict[str, Any]:
         return records.cpd_record(s, who.user_id)
 
 
-def own_feeds(db: Database, who: Identity) -> dict[str, Any]:
+def live_feeds(db: Database, who: Identity, query: dict[str, Any]) -> dict[str, Any]:
     with db.read() as s:
-        return {"items": feeds.own_feeds(s, who), "next_cursor": None}
+        return {"items": feeds.live_feeds(s, who, **query), "next_cursor": None}

@@ -1,4 +1,8 @@
-"""Request and response bodies of the bookings API (marshmallow; documented in OpenAPI)."""
+"""Request and response bodies of the bookings API (marshmallow; documented in OpenAPI).
+
+Text a client sends is a ``shared.fields.Text`` (bounded, NFC, no control characters);
+enums and ranges are stated in the OpenAPI as they are enforced here.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shared.fields import UTCDateTime
+from services.bookings.models import STATUSES
+from shared.fields import Text, UTCDateTime
 from shared.pagination import Cursor, NextCursor
 
 
@@ -53,13 +58,13 @@ class BookingPageSchema(Schema):
 
 class BookingListQuerySchema(Schema):
     session_id = fields.UUID()
-    status = fields.String(validate=validate.Length(max=20))
+    status = fields.String(validate=validate.OneOf(STATUSES))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = Cursor()
 
 
 class CancelSchema(Schema):
-    reason = fields.String(validate=validate.Length(max=1000))
+    reason = Text(max_length=1000, multiline=True)
 
 
 class AvailabilitySchema(Schema):
@@ -103,6 +108,7 @@ class AttendanceSchema(Schema):
         fields.Nested(AttendanceRecordSchema),
         required=True,
         validate=validate.Length(min=1, max=1000),
+        metadata={"description": "Each booking at most once.", "uniqueItems": True},
     )
 
     @validates_schema
@@ -138,7 +144,7 @@ class CpdRecordSchema(Schema):
 
 class FeedbackCreateSchema(Schema):
     rating = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
-    comment = fields.String(validate=validate.Length(max=4000))
+    comment = Text(max_length=4000, multiline=True)
 
 
 class FeedbackSchema(Schema):
@@ -171,8 +177,17 @@ class FeedCreateSchema(Schema):
             raise ValidationError("Only a hub feed takes hub_id.", "hub_id")
 
 
+class FeedQuerySchema(Schema):
+    hub_id = fields.UUID(metadata={"description": "A hub's feeds (its leads and admins)."})
+    user_id = fields.UUID(metadata={"description": "One person's feeds (admins)."})
+    everyone = fields.Boolean(
+        load_default=False, metadata={"description": "Every live feed (admins)."}
+    )
+
+
 class FeedSchema(Schema):
     id = fields.UUID()
+    user_id = fields.String(metadata={"description": "Who created the feed."})
     scope = fields.String()
     hub_id = fields.UUID(allow_none=True)
     created_at = UTCDateTime()

@@ -27,7 +27,7 @@ from services.catalogue.schemas import (
     SessionQuerySchema,
     SessionSchema,
 )
-from shared.auth import current_identity, require_identity, require_role
+from shared.auth import current_identity, require_identity, require_role, requires
 from shared.web import current_db
 
 bp = Blueprint(
@@ -46,6 +46,7 @@ class Hubs(MethodView):
         """Every hub (public)."""
         return {"items": ops.hubs(current_db()), "next_cursor": None}
 
+    @requires("admin")
     @bp.arguments(HubCreateSchema)
     @bp.response(201, HubSchema)
     @bp.alt_response(409, description="A hub with this name exists.")
@@ -75,6 +76,7 @@ class Events(MethodView):
         who = current_identity(optional=True)
         return ops.events_page(current_db(), who, args)
 
+    @requires("hub_lead")
     @bp.arguments(EventCreateSchema)
     @bp.response(201, EventSchema)
     @bp.alt_response(403, description="You do not lead this hub.")
@@ -98,6 +100,7 @@ class EventItem(MethodView):
         who = current_identity(optional=True)
         return ops.event(current_db(), who, event_id)
 
+    @requires("hub_lead")
     @bp.arguments(EventUpdateSchema)
     @bp.response(200, EventSchema)
     @bp.alt_response(403, description="You do not lead this hub.")
@@ -110,6 +113,7 @@ class EventItem(MethodView):
 
 @bp.route("/events/<uuid:event_id>/sessions")
 class EventSessions(MethodView):
+    @requires("hub_lead")
     @bp.arguments(SessionCreateSchema)
     @bp.response(201, SessionListSchema)
     @bp.alt_response(403, description="You do not lead this hub.")
@@ -127,6 +131,7 @@ class EventSessions(MethodView):
 
 @bp.route("/events/<uuid:event_id>/publish")
 class EventPublish(MethodView):
+    @requires("hub_lead")
     @bp.response(200, EventSchema)
     @bp.alt_response(409, description="Cancelled, or no session to publish.")
     def post(self, event_id: uuid.UUID) -> dict[str, Any]:
@@ -137,6 +142,7 @@ class EventPublish(MethodView):
 
 @bp.route("/events/<uuid:event_id>/cancel")
 class EventCancel(MethodView):
+    @requires("hub_lead")
     @bp.arguments(CancelSchema)
     @bp.response(200, EventSchema)
     @bp.alt_response(409, description="Already cancelled.")
@@ -148,6 +154,7 @@ class EventCancel(MethodView):
 
 @bp.route("/events/<uuid:event_id>/history")
 class EventHistory(MethodView):
+    @requires("hub_lead")
     @bp.response(200, HistorySchema)
     @bp.alt_response(403, description="You do not lead this hub.")
     def get(self, event_id: uuid.UUID) -> dict[str, Any]:
@@ -179,6 +186,7 @@ class SessionItem(MethodView):
         who = current_identity(optional=True)
         return ops.session(current_db(), who, session_id)
 
+    @requires("hub_lead")
     @bp.arguments(SessionPatchSchema)
     @bp.response(200, SessionSchema)
     @bp.alt_response(403, description="You do not lead this hub.")
@@ -196,6 +204,7 @@ class SessionItem(MethodView):
 
 @bp.route("/sessions/<uuid:session_id>/cancel")
 class SessionCancel(MethodView):
+    @requires("hub_lead")
     @bp.arguments(CancelSchema)
     @bp.response(200, SessionSchema)
     @bp.alt_response(409, description="Already cancelled, or started.")

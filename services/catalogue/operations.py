@@ -138,6 +138,7 @@ def _create_hub(s: Session, data: Mapping[str, Any]) -> Hub:
     )
     s.add(hub)
     s.flush()
+    publishing.hub_created(s, hub)
     return hub
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.catalogue.models import CatalogueSession, Event
+from services.catalogue.models import CatalogueSession, Event, Hub
 from shared.events import catalogue as events
 from shared.messaging.outbox import publish
 
@@ -38,6 +38,11 @@ def snapshot(row: CatalogueSession) -> dict[str, Any]:
         venue=row.effective_venue,
     )
     return data
+
+
+def hub_created(s: Session, hub: Hub) -> None:
+    """A hub exists: the gateway accepts its id in users' hub memberships."""
+    publish(s, events.HUB_CREATED, {"hub_id": str(hub.id), "name": hub.name, "region": hub.region})
 
 
 def session_scheduled(s: Session, row: CatalogueSession) -> None:

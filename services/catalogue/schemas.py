@@ -1,8 +1,11 @@
 """Request and response bodies of the catalogue API (marshmallow; documented in OpenAPI).
 
 Every limit a client can hit is here, so bad input is a 422 problem naming the field,
-never a database error: bounded text, enum values, integer ranges, times with an
-offset and within a sane range.
+never a database error: bounded text (``shared.fields.Text``: no control characters, and
+no line breaks in one-line fields such as a title, which goes into mail subjects), enum
+values, integer ranges, times with an offset and within a sane range. Each limit is also
+stated in the OpenAPI (enum, minLength/maxLength, minimum/maximum, pattern,
+uniqueItems), so a client generated from it sends requests this API takes.
 """
 
 from __future__ import annotations
@@ -14,27 +17,38 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.catalogue.models import EVENT_STATUSES, FORMATS, KINDS
-from shared.fields import UTCDateTime
+from shared.fields import Text, UTCDateTime
 from shared.pagination import Cursor, NextCursor
-from shared.vocabulary import SETTING_TYPES
+from shared.vocabulary import SETTING_TYPES, TOPICS
 
 MAX_SESSION = timedelta(hours=12)
+#: An ends_at for the examples: two hours after shared.fields.EXAMPLE (a valid pair).
+ENDS_EXAMPLE = "2027-03-01T11:30:00Z"
+_ENDS = "After starts_at, at most 12 hours later."
 #: Topics are an extensible vocabulary: known ones or any short slug.
-TOPIC_SLUG = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+TOPIC_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
+TOPIC_SLUG = re.compile(TOPIC_PATTERN)
+#: What validate.URL(schemes={"http", "https"}, require_tld=False) takes, for the
+#: OpenAPI: a host name (dotted names end in a label of 2+ characters), a port, a path.
+URL_PATTERN = (
+    r"^https?://(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
+    r"|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?::[0-9]{1,5})?(?:/[!-~]*)?$"
+)
+#: The documented form of a series rule (services/catalogue/recurrence.py also reads
+#: BYDAY, BYMONTHDAY, WKST and BYSETPOS, in any order): FREQ, an optional INTERVAL, then
+#: COUNT or UNTIL, with the values it accepts.
+RRULE_PATTERN = (
+    r"^FREQ=(?:DAILY|WEEKLY|MONTHLY)(?:;INTERVAL=(?:[1-9]|[1-4][0-9]|5[0-2]))?"
+    r";(?:COUNT=(?:[1-9]|[1-5][0-9]|60)|UNTIL=20[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9])"
+    r"(?:T(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]Z?)?)$"
+)
 
 
-def _printable(value: str) -> None:
-    """No control characters but tab and newlines (PostgreSQL refuses NUL outright)."""
-    if _CONTROL.search(value):
-        raise ValidationError("Control characters are not allowed.")
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _text(max_len: int, *, required: bool = False, min_len: int = 0, **kw: Any) -> fields.String:
-    return fields.String(
-        required=required, validate=[validate.Length(min=min_len, max=max_len), _printable], **kw
+def _text(
+    max_len: int, *, required: bool = False, min_len: int = 0, multiline: bool = False, **kw: Any
+) -> Text:
+    return Text(
+        required=required, min_length=min_len, max_length=max_len, multiline=multiline, **kw
     )
 
 
@@ -42,12 +56,23 @@ def _int(low: int, high: int, **kw: Any) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(min=low, max=high), **kw)
 
 
-def _topic(value: str) -> None:
-    if not TOPIC_SLUG.fullmatch(value):
-        raise ValidationError("A topic is a lower-case slug like 'early_reading'.")
+def _topic() -> Text:
+    return Text(
+        max_length=40,
+        validate=validate.Regexp(
+            TOPIC_SLUG, error="A topic is a lower-case slug like 'early_reading'."
+        ),
+        metadata={"pattern": TOPIC_PATTERN},
+    )
 
 
-_URL = validate.URL(schemes={"http", "https"}, require_tld=False)
+def _url(**kw: Any) -> Text:
+    return Text(
+        max_length=500,
+        validate=validate.URL(schemes={"http", "https"}, require_tld=False),
+        metadata={"format": "uri", "pattern": URL_PATTERN},
+        **kw,
+    )
 
 
 # -- hubs ---------------------------------------------------------------------------
@@ -82,30 +107,40 @@ class HubListSchema(Schema):
 class _EventFieldsSchema(Schema):
     """What an event says; PATCH reuses it with every field optional."""
 
-    title = _text(200, min_len=3)
+    title = _text(200, min_len=3, metadata={"description": "One line (it is a mail subject)."})
     kind = fields.String(validate=validate.OneOf(KINDS))
-    summary = _text(500)
-    description = _text(10_000)
+    summary = _text(500, multiline=True)
+    description = _text(10_000, multiline=True)
     format = fields.String(validate=validate.OneOf(FORMATS))
     audience = fields.List(
         fields.String(validate=validate.OneOf(SETTING_TYPES)),
         validate=validate.Length(min=1, max=len(SETTING_TYPES)),
-        metadata={"description": "Setting types the event is for (at least one)."},
+        metadata={
+            "description": "Setting types the event is for (at least one).",
+            "uniqueItems": True,
+        },
     )
     topics = fields.List(
-        fields.String(validate=[validate.Length(max=40), _topic]),
+        _topic(),
         validate=validate.Length(max=13),
+        metadata={
+            "description": "Known topics: " + ", ".join(TOPICS) + "; or any lower-case slug.",
+            "uniqueItems": True,
+        },
     )
     cpd_hours = fields.Float(
         validate=validate.Range(min=0, max=40, min_inclusive=False),
-        metadata={"description": "CPD hours per session, more than 0 and at most 40."},
+        metadata={
+            "description": "CPD hours per session, more than 0 and at most 40.",
+            "exclusiveMinimum": True,
+        },
     )
     price_pence = _int(0, 1_000_000)
     funded_places = _int(0, 10_000, metadata={"description": "Places the hub pays for."})
     cost_per_funded_place_pence = _int(0, 1_000_000)
     capacity = _int(1, 10_000, metadata={"description": "Default capacity of new sessions."})
     venue = _text(300, allow_none=True)
-    online_url = fields.String(allow_none=True, validate=[validate.Length(max=500), _URL])
+    online_url = _url(allow_none=True)
 
     @validates_schema
     def _unique_lists(self, data: dict[str, Any], **_kw: Any) -> None:
@@ -194,15 +229,16 @@ def _check_times(starts_at: datetime | None, ends_at: datetime | None) -> None:
 
 class SessionCreateSchema(Schema):
     starts_at = UTCDateTime(required=True)
-    ends_at = UTCDateTime(required=True)
+    ends_at = UTCDateTime(required=True, metadata={"example": ENDS_EXAMPLE, "description": _ENDS})
     capacity = _int(1, 10_000, metadata={"description": "Defaults to the event's capacity."})
     venue = _text(300, allow_none=True, metadata={"description": "Defaults to the event's."})
     rrule = _text(
         500,
         metadata={
+            "pattern": RRULE_PATTERN,
             "description": "Make a series: FREQ=DAILY|WEEKLY|MONTHLY with COUNT or UNTIL, "
             "at most 60 sessions. Each keeps the first session's Europe/London "
-            "wall-clock time across daylight-saving changes."
+            "wall-clock time across daylight-saving changes.",
         },
     )
 
@@ -219,7 +255,7 @@ class SessionPatchSchema(Schema):
     """
 
     starts_at = UTCDateTime()
-    ends_at = UTCDateTime()
+    ends_at = UTCDateTime(metadata={"example": ENDS_EXAMPLE, "description": _ENDS})
     capacity = _int(1, 10_000)
     venue = _text(300, allow_none=True)
 
@@ -231,7 +267,7 @@ class SessionPatchSchema(Schema):
 
 
 class CancelSchema(Schema):
-    reason = _text(500, required=True, min_len=1)
+    reason = _text(500, required=True, min_len=1, multiline=True)
 
 
 class SessionSchema(Schema):
@@ -277,7 +313,7 @@ class SessionQuerySchema(Schema):
     kind = fields.String(validate=validate.OneOf(KINDS))
     format = fields.String(validate=validate.OneOf(FORMATS))
     audience = fields.String(validate=validate.OneOf(SETTING_TYPES))
-    topic = fields.String(validate=[validate.Length(max=40), _topic])
+    topic = _topic()
     from_ = UTCDateTime(data_key="from", metadata={"description": "Default: now."})
     to = UTCDateTime(metadata={"description": "Sessions starting before this."})
     q = _text(100, metadata={"description": "Words to find in title, summary and topics."})

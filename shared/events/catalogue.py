@@ -16,6 +16,7 @@ SESSION_SCHEDULED = "catalogue.session.scheduled"
 SESSION_RESCHEDULED = "catalogue.session.rescheduled"
 SESSION_CANCELLED = "catalogue.session.cancelled"
 EVENT_UPDATED = "catalogue.event.updated"
+HUB_CREATED = "catalogue.hub.created"
 
 KINDS = ("webinar", "training", "moderation", "network_meeting")
 FORMATS = ("online", "in_person", "hybrid")
@@ -101,7 +102,16 @@ class EventUpdatedData(_EventFields):
     changed_at = fields.AwareDateTime(required=True)
 
 
+class HubCreatedData(Schema):
+    """A new hub: the gateway learns which hub ids exist (roles are scoped to them)."""
+
+    hub_id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    region = fields.String(required=True)
+
+
 SCHEMAS: dict[str, type[Schema]] = {
+    HUB_CREATED: HubCreatedData,
     SESSION_SCHEDULED: SessionScheduledData,
     SESSION_RESCHEDULED: SessionRescheduledData,
     SESSION_CANCELLED: SessionCancelledData,

@@ -18,6 +18,18 @@ def _problem(resp, status: int) -> dict:  # type: ignore[no-untyped-def]
     return resp.get_json(force=True)
 
 
+def test_an_unconfirmed_email_address_cannot_book(bookings_app: BookingsApp) -> None:
+    from tests.support.tokens import make_token
+
+    sess = bookings_app.add_session(capacity=2)
+    token = make_token(bookings_app.settings, email_verified=False)
+    body = _problem(bookings_app.book(token, sess["id"]), 403)
+    assert body["type"].endswith("email-unconfirmed") and "Confirm your email" in body["detail"]
+    with bookings_app.db.read() as s:
+        assert s.query(Booking).count() == 0
+    assert bookings_app.book(make_token(bookings_app.settings), sess["id"]).status_code == 201
+
+
 def test_booking_confirms_then_waitlists_in_order(bookings_app: BookingsApp) -> None:
     sess = bookings_app.add_session(capacity=2)
     results = [bookings_app.book(bookings_app.token(), sess["id"]) for _ in range(4)]

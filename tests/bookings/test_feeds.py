@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -66,7 +67,9 @@ def test_revoking_is_owner_only(bookings_app: BookingsApp) -> None:
     url = f"/api/bookings/calendar-feeds/{feed_id}"
     assert bookings_app.client.delete(url, headers=bookings_app.headers(bob)).status_code == 404
     assert bookings_app.client.delete(url, headers=bookings_app.headers(alice)).status_code == 204
-    assert bookings_app.client.delete(url, headers=bookings_app.headers(alice)).status_code == 404
+    # Idempotent: revoking again is a success, and still nobody else's business.
+    assert bookings_app.client.delete(url, headers=bookings_app.headers(alice)).status_code == 204
+    assert bookings_app.client.delete(url, headers=bookings_app.headers(bob)).status_code == 404
     missing = f"/api/bookings/calendar-feeds/{uuid.uuid4()}"
     assert (
         bookings_app.client.delete(missing, headers=bookings_app.headers(alice)).status_code == 404
@@ -191,3 +194,85 @@ def test_feed_tokens_never_reach_the_logs(
     text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     assert "/calendar/feeds/[redacted]" in text
     assert secret not in text and secret[:-2] not in text
+
+
+# -- feeds follow their owner; admins and hub leads can find and revoke them ------------
+def _account(bookings_app: BookingsApp, user_id: str, **state: object) -> None:
+    """What the identity replica learns from the gateway's identity.* events."""
+    from datetime import UTC, datetime
+
+    from shared.identity import apply_state, state_event
+
+    values: dict[str, Any] = {
+        "user_id": user_id,
+        "is_active": True,
+        "roles": ["practitioner"],
+        "hub_ids": [],
+        "tokens_valid_after": None,
+        "changed_at": datetime.now(UTC),
+        **state,
+    }
+    with bookings_app.db.transaction() as s:
+        apply_state(s, state_event(**values))
+
+
+def test_a_deactivated_owners_feed_answers_404(bookings_app: BookingsApp) -> None:
+    user = str(uuid.uuid4())
+    path = _new_feed(bookings_app, bookings_app.token(user))
+    assert bookings_app.client.get(path).status_code == 200
+    _account(bookings_app, user, is_active=False)
+    assert bookings_app.client.get(path).status_code == 404
+    _account(bookings_app, user, is_active=True)  # reactivated: the feed is theirs again
+    assert bookings_app.client.get(path).status_code == 200
+
+
+def test_a_hub_feed_ends_when_its_creator_no_longer_leads_the_hub(
+    bookings_app: BookingsApp,
+) -> None:
+    lead = str(uuid.uuid4())
+    token = bookings_app.token(lead, roles=("hub_lead",), hub_ids=(HUB,))
+    path = _new_feed(bookings_app, token, scope="hub", hub_id=str(HUB))
+    assert bookings_app.client.get(path).status_code == 200
+    _account(bookings_app, lead, roles=["hub_lead"], hub_ids=[str(OTHER_HUB)])
+    assert bookings_app.client.get(path).status_code == 404
+
+
+def test_admins_and_hub_leads_find_and_revoke_feeds(bookings_app: BookingsApp) -> None:
+    url = "/api/bookings/calendar-feeds"
+    alice = bookings_app.token()
+    _new_feed(bookings_app, alice)
+    lead_token = bookings_app.lead_token()
+    hub_feed = _new_feed(bookings_app, lead_token, scope="hub", hub_id=str(HUB))
+    admin = bookings_app.headers(bookings_app.token(roles=("admin",)))
+    everyone = bookings_app.client.get(url, query_string={"everyone": "true"}, headers=admin)
+    assert everyone.status_code == 200 and len(everyone.get_json()["items"]) == 2
+
+    # A practitioner cannot look at anyone else's feeds; a lead only at their hub's.
+    practitioner = bookings_app.headers(bookings_app.token())
+    for query in ({"everyone": "true"}, {"hub_id": str(HUB)}, {"user_id": str(uuid.uuid4())}):
+        assert (
+            bookings_app.client.get(url, query_string=query, headers=practitioner).status_code
+            == 403
+        )
+    other_lead = bookings_app.headers(bookings_app.lead_token(OTHER_HUB))
+    assert (
+        bookings_app.client.get(
+            url, query_string={"hub_id": str(HUB)}, headers=other_lead
+        ).status_code
+        == 403
+    )
+
+    # A co-lead of the hub finds the hub's feed and revokes it; its URL answers 404.
+    co_lead = bookings_app.headers(bookings_app.lead_token())
+    hub_feeds = bookings_app.client.get(url, query_string={"hub_id": str(HUB)}, headers=co_lead)
+    (item,) = hub_feeds.get_json()["items"]
+    assert bookings_app.client.delete(f"{url}/{item['id']}", headers=other_lead).status_code == 404
+    assert bookings_app.client.delete(f"{url}/{item['id']}", headers=co_lead).status_code == 204
+    assert bookings_app.client.get(hub_feed).status_code == 404
+
+    # An admin revokes a practitioner's feed.
+    mine = bookings_app.client.get(url, headers=bookings_app.headers(alice)).get_json()["items"]
+    assert bookings_app.client.delete(f"{url}/{mine[0]['id']}", headers=admin).status_code == 204
+    assert (
+        bookings_app.client.get(url, headers=bookings_app.headers(alice)).get_json()["items"] == []
+    )

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from services.catalogue.app import create_app
 from shared.db import Database
+from shared.events import catalogue as events
 from shared.messaging.models import OutboxMessage
 from tests.support.backends import Backend
 from tests.support.tokens import bearer, install_test_verifier, make_token
@@ -115,6 +116,11 @@ class CatalogueApp:
             if event_type:
                 query = query.where(OutboxMessage.event_type == event_type)
             return list(s.scalars(query))
+
+    def programme_changes(self) -> list[OutboxMessage]:
+        """What event and session edits published (creating the test's hub publishes
+        ``catalogue.hub.created`` too; ``test_bus`` checks that one on its own)."""
+        return [m for m in self.outbox() if m.event_type != events.HUB_CREATED]
 
 
 def event_body(hub_id: Any, **overrides: Any) -> dict[str, Any]:

@@ -95,6 +95,7 @@ def test_every_state_change_is_consumed(catalogue: CatalogueApp, bus: list[Event
     assert gone.status_code == 200
 
     expected = [
+        events.HUB_CREATED,  # the gateway learns hubs from it
         events.SESSION_SCHEDULED,
         events.SESSION_SCHEDULED,
         events.SESSION_SCHEDULED,

@@ -158,7 +158,7 @@ def test_draft_session_changes_publish_nothing(catalogue: CatalogueApp) -> None:
     url = f"/api/catalogue/sessions/{session['id']}"
     assert catalogue.patch(url, {"capacity": 4}, lead).status_code == 200
     assert catalogue.post(f"{url}/cancel", {"reason": "not needed"}, lead).status_code == 200
-    assert catalogue.outbox() == []
+    assert catalogue.programme_changes() == []
 
 
 @pytest.mark.parametrize(

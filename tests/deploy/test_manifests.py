@@ -92,7 +92,7 @@ def compose_role(svc: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def test_compose_builds_every_eyhub_container_from_the_one_image() -> None:
-    assert set(EYHUB_CONTAINERS) >= {"migrate", *COMPONENTS, *(f"{s}-worker" for s in SERVICES)}
+    assert set(EYHUB_CONTAINERS) >= {"migrate", *COMPONENTS, *(f"{c}-worker" for c in COMPONENTS)}
     images = {svc["image"] for svc in EYHUB_CONTAINERS.values()}
     assert len(images) == 1, images
     for name, svc in COMPOSE_SERVICES.items():
@@ -111,7 +111,7 @@ def test_compose_commands_are_valid_and_cover_every_component_and_worker() -> No
         else:
             others.append(command)
     assert served == {c: c for c in COMPONENTS}, "one `eyhub serve X` per component, named X"
-    assert workers == {s: f"{s}-worker" for s in SERVICES}
+    assert workers == {c: f"{c}-worker" for c in COMPONENTS}
     assert "migrate" in others
 
 
@@ -492,7 +492,7 @@ def test_k8s_runs_one_worker_per_service_and_the_migrate_job() -> None:
         command, params = check_cli(eyhub_args(container))
         if command == "worker":
             workers[params["service"]] = name
-    assert workers == {s: f"{s}-worker" for s in SERVICES}
+    assert workers == {c: f"{c}-worker" for c in COMPONENTS}
     assert set(DEPLOYMENTS) == set(COMPONENTS) | set(workers.values())
     (job,) = of_kind("Job").values()
     (container,) = pod_containers(job)
@@ -594,7 +594,7 @@ def test_every_queue_is_quorum_and_dead_letters_to_a_bound_queue() -> None:
         if name in dead_letter_queues:
             assert "x-dead-letter-exchange" not in args, f"{name}: dead letters would loop"
             continue
-        assert name.split(".")[0] in SERVICES, f"{name}: not <consuming service>.<purpose>"
+        assert name.split(".")[0] in COMPONENTS, f"{name}: not <consuming component>.<purpose>"
         assert args["x-dead-letter-exchange"] == dlx["name"], name
         key = args["x-dead-letter-routing-key"]
         parked = [
@@ -617,7 +617,7 @@ def test_every_consumed_event_reaches_its_consumer(event_type: str, consumer: st
         if b["source"] == "eyhub.events" and topic_matches(b["routing_key"], event_type)
     }
     assert any(q.startswith(f"{consumer}.") for q in routed), (event_type, routed)
-    assert all(q.split(".")[0] in SERVICES for q in routed), routed
+    assert all(q.split(".")[0] in COMPONENTS for q in routed), routed
 
 
 def test_topic_matching_helper() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 
 import jwt
@@ -200,3 +201,60 @@ def test_hub_lead_is_forbidden_on_another_hubs_data(platform: Platform) -> None:
         ),
         403,
     )
+
+
+def test_deactivation_ends_access_at_every_service_within_seconds(platform: Platform) -> None:
+    """The admin's change travels gateway outbox → bus → each service's identity replica;
+    the old token is refused everywhere well before it expires (README, "Security")."""
+    from shared.db import Database
+    from shared.identity import IdentityState
+    from shared.messaging.testing import wait_until
+
+    hub = platform.post(
+        "/api/catalogue/hubs",
+        token=platform.login(*ADMIN),
+        json={"name": f"Revocation hub {uuid.uuid4().hex[:6]}", "region": "North West"},
+    ).json()["id"]
+    email, password = _new_user(platform, ["hub_lead", "practitioner"], hub_ids=[hub])
+    resp = platform.post("/api/auth/token", json={"email": email, "password": password})
+    token = resp.json()["access_token"]
+    user_id = platform.get("/api/auth/me", token=token).json()["id"]
+    probes = {
+        "catalogue": f"/api/catalogue/events?hub_id={hub}",
+        "bookings": "/api/bookings",
+        "gateway": "/api/auth/me",
+    }
+    for name, path in probes.items():
+        assert platform.get(path, token=token).status_code == 200, name
+
+    started = time.monotonic()
+    resp = platform.request(
+        "PATCH",
+        f"/api/auth/users/{user_id}",
+        token=platform.login(*ADMIN),
+        json={"is_active": False},
+    )
+    assert resp.status_code == 200, resp.text
+    refused_after: dict[str, float] = {}
+
+    def all_refuse() -> bool:
+        for name, path in probes.items():
+            if name not in refused_after and platform.get(path, token=token).status_code == 401:
+                refused_after[name] = round(time.monotonic() - started, 2)
+        return len(refused_after) == len(probes)
+
+    assert wait_until(all_refuse, timeout=30), (refused_after, platform.log_tail(30))
+    settings = platform.backend.settings(platform.port_base)
+    for service in ("mentoring", "budget"):  # no authenticated routes yet: read their replica
+        db = Database(settings.database_url(service), name=service)
+        try:
+
+            def replicated(db: Database = db) -> bool:
+                with db.read() as s:
+                    row = s.get(IdentityState, uuid.UUID(user_id))
+                    return row is not None and not row.is_active
+
+            assert wait_until(replicated, timeout=30), service
+        finally:
+            db.dispose()
+    print(f"old token refused after (s): {refused_after}")

@@ -101,7 +101,13 @@ def test_down_service_is_503_not_a_hang_and_recovers(procs: Processes) -> None:
         assert resp.headers["Content-Type"].startswith("application/problem+json")
         assert "Retry-After" in resp.headers
         assert time.monotonic() - started < 2
-    assert requests.get(f"{gateway}/readyz", timeout=10).status_code == 503
+    # The gateway stays in its load balancer; the deep probe names the service down.
+    assert requests.get(f"{gateway}/readyz", timeout=10).status_code == 200
+    deep = requests.get(f"{gateway}/readyz?deep=1", timeout=10)
+    assert deep.status_code == 503
+    services = deep.json()["checks"]["services"]["services"]
+    assert services["catalogue"]["ready"] is False
+    assert services["catalogue"]["circuit"] in ("open", "half-open")  # not closed
 
     procs.start("catalogue")
     _wait_until(lambda: requests.get(url, timeout=10).status_code == 404, 30, "recovery")

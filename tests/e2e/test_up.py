@@ -57,7 +57,7 @@ def _alive(pids: set[int]) -> set[int]:
 def test_up_is_ready_and_a_dead_service_stops_everything(embedded: Backend) -> None:
     platform = Platform(embedded).start()
     try:
-        ready = requests.get(platform.url + "/readyz", timeout=10)
+        ready = requests.get(platform.url + "/readyz?deep=1", timeout=10)
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"]["services"]["ok"] is True
         for offset in range(1, 5):

@@ -50,6 +50,12 @@ FAKE_SPEC = {
 }
 
 
+#: The hubs the fake catalogue knows (the gateway checks users' hub ids against them).
+HUB_A = "11111111-1111-4111-8111-111111111111"
+HUB_B = "22222222-2222-4222-8222-222222222222"
+FAKE_HUBS = {HUB_A, HUB_B}
+
+
 def fake_service() -> Flask:
     app = Flask("fake")
 
@@ -96,6 +102,12 @@ def fake_service() -> Flask:
         return Response(
             f"BEGIN:VCALENDAR\r\nX-HUB:{hub}\r\nEND:VCALENDAR\r\n", mimetype="text/calendar"
         )
+
+    @app.get("/api/catalogue/hubs/<hub_id>")
+    def hub(hub_id: str) -> Response:
+        if hub_id not in FAKE_HUBS:
+            return Response(status=404)
+        return jsonify({"id": hub_id, "name": f"Hub {hub_id[:4]}", "region": "London"})
 
     @app.get("/openapi.json")
     def spec() -> Response:

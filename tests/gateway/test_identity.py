@@ -12,12 +12,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from shared.pagination import decode_cursor, text_key
-from tests.gateway.conftest import admin_token, auth, login, problem
-
-HUB_A = "11111111-1111-4111-8111-111111111111"
-HUB_B = "22222222-2222-4222-8222-222222222222"
+from tests.gateway.conftest import HUB_A, HUB_B, admin_token, auth, login, problem
 
 
 def _register(client: FlaskClient, email: str = "Ann.Smith@Example.ORG", **extra: Any):  # type: ignore[no-untyped-def]
@@ -31,11 +29,44 @@ def _register(client: FlaskClient, email: str = "Ann.Smith@Example.ORG", **extra
     return client.post("/api/auth/register", json=body)
 
 
+def _user(client: FlaskClient, email: str = "ann.smith@example.org") -> dict[str, Any]:
+    """The account as an admin sees it (registration answers without it, on purpose)."""
+    page = client.get(
+        "/api/auth/users", headers=auth(admin_token(client)), query_string={"q": email}
+    ).get_json()
+    (user,) = [u for u in page["items"] if u["email"] == email]
+    return user
+
+
+def _mails(client: FlaskClient, to: str) -> list[tuple[str, str]]:
+    """(subject, text body) of every mail queued for ``to``, oldest first."""
+    from email import message_from_bytes, policy
+
+    from shared.mail import MailOutbox
+
+    with client.application.extensions["eyhub"].db.read() as s:
+        rows = s.scalars(select(MailOutbox).where(MailOutbox.to_addr == to)).all()
+        raw = [r.message for r in sorted(rows, key=lambda r: r.next_attempt_at)]
+    out = []
+    for data in raw:
+        msg = message_from_bytes(data, policy=policy.default)
+        out.append((str(msg["Subject"]), msg.get_body(("plain",)).get_content()))  # type: ignore[union-attr]
+    return out
+
+
+def _confirm_link(client: FlaskClient, to: str) -> str:
+    subject, text = _mails(client, to)[-1]
+    assert subject == "Confirm your email address for eyhub"
+    (link,) = re.findall(r"http\S+confirm-email\?token=\S+", text)
+    return link.removeprefix("http://127.0.0.1:8080")
+
+
 def test_register_makes_a_practitioner_with_a_normalised_email(gw: FlaskClient) -> None:
     resp = _register(gw, setting_name="Little Acorns", hub_id=HUB_A, ofsted_urn="ey123456")
-    assert resp.status_code == 201, resp.get_json()
-    user = resp.get_json()
-    assert user["email"] == "ann.smith@example.org"
+    assert resp.status_code == 202, resp.get_json()
+    assert resp.get_json()["email"] == "ann.smith@example.org"
+    assert set(resp.get_json()) == {"email", "detail"}  # nothing about the account
+    user = _user(gw)
     assert user["roles"] == ["practitioner"]
     assert user["hub_ids"] == [HUB_A]
     assert user["setting_type"] == "childminder"
@@ -45,9 +76,38 @@ def test_register_makes_a_practitioner_with_a_normalised_email(gw: FlaskClient) 
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", user["created_at"])
 
 
-def test_duplicate_email_in_any_case_is_409(gw: FlaskClient) -> None:
-    assert _register(gw).status_code == 201
-    problem(_register(gw, email="  ANN.smith@example.org "), 409)
+def test_an_unconfirmed_account_gets_a_token_that_cannot_book_until_confirmed(
+    gw: FlaskClient,
+) -> None:
+    _register(gw)
+    token = login(gw, "ann.smith@example.org", "correct horse")
+    assert jwt.decode(token, options={"verify_signature": False})["email_verified"] is False
+    link = _confirm_link(gw, "ann.smith@example.org")
+    resp = gw.get(link)
+    assert resp.status_code == 200, resp.get_json()
+    assert gw.get(link).status_code == 200  # following it twice is harmless
+    token = login(gw, "ann.smith@example.org", "correct horse")
+    assert jwt.decode(token, options={"verify_signature": False})["email_verified"] is True
+    # A tampered or foreign token is refused; an access token is not a confirmation.
+    problem(gw.get(link[:-3] + "abc"), 400)
+    problem(gw.get(f"/api/auth/confirm-email?token={token}"), 400)
+
+
+def test_registering_a_taken_address_answers_the_same_and_mails_its_owner(
+    gw: FlaskClient,
+) -> None:
+    first = _register(gw)
+    again = _register(gw, email="  ANN.smith@example.org ", name="Someone Else")
+    assert (first.status_code, first.get_json()) == (again.status_code, again.get_json())
+    # Never confirmed: the owner gets a fresh link, not a second account.
+    assert [s for s, _ in _mails(gw, "ann.smith@example.org")] == [
+        "Confirm your email address for eyhub"
+    ] * 2
+    gw.get(_confirm_link(gw, "ann.smith@example.org"))
+    assert _register(gw).status_code == 202
+    subject, text = _mails(gw, "ann.smith@example.org")[-1]
+    assert subject == "You already have an eyhub account" and "Sign in" in text
+    assert _user(gw)["name"] == "Ann Smith"
 
 
 def test_register_validates_fields(gw: FlaskClient) -> None:
@@ -67,7 +127,8 @@ def test_token_carries_the_claims_services_need(gw: FlaskClient) -> None:
     )
     assert resp.status_code == 200
     body = resp.get_json()
-    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 900
+    assert body["refresh_token"] and body["refresh_expires_in"] == 30 * 24 * 3600
     assert resp.headers["Cache-Control"] == "no-store"
     token = body["access_token"]
     header = jwt.get_unverified_header(token)
@@ -87,7 +148,7 @@ def test_token_carries_the_claims_services_need(gw: FlaskClient) -> None:
     assert claims["roles"] == ["practitioner"]
     assert claims["hub_ids"] == [HUB_A]
     assert claims["setting_type"] == "childminder"
-    assert claims["exp"] - claims["iat"] == 3600
+    assert 899 < claims["exp"] - claims["iat"] <= 900  # iat has milliseconds
     assert abs(claims["iat"] - time.time()) < 60
     me = gw.get("/api/auth/me", headers=auth(token))
     assert me.status_code == 200 and me.get_json()["id"] == claims["sub"]
@@ -209,7 +270,8 @@ def test_admin_cannot_lock_themselves_out(gw: FlaskClient) -> None:
 
 def test_deactivated_user_cannot_log_in(gw: FlaskClient) -> None:
     admin = admin_token(gw)
-    user = _register(gw).get_json()
+    _register(gw)
+    user = _user(gw)
     resp = gw.patch(f"/api/auth/users/{user['id']}", headers=auth(admin), json={"is_active": False})
     assert resp.status_code == 200
     problem(
@@ -218,7 +280,8 @@ def test_deactivated_user_cannot_log_in(gw: FlaskClient) -> None:
 
 
 def test_practitioner_is_forbidden_on_admin_routes(gw: FlaskClient) -> None:
-    user = _register(gw).get_json()
+    _register(gw)
+    user = _user(gw)
     token = login(gw, user["email"], "correct horse")
     body = {"email": "x@example.org", "password": "password1", "name": "X", "roles": ["admin"]}
     problem(gw.post("/api/auth/users", headers=auth(token), json=body), 403)

@@ -1,4 +1,5 @@
-"""Rate limits: failed logins per (IP, email), registrations per IP, API calls per user."""
+"""Rate limits: failed logins per (IP, email), per IP and per email; registrations per IP;
+API calls per user."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tests.gateway.conftest import admin_token, auth, problem
 
 def _user(gw, email: str) -> None:  # type: ignore[no-untyped-def]
     body = {"email": email, "password": "right password", "name": "P", "setting_type": "school"}
-    assert gw.post("/api/auth/register", json=body).status_code == 201
+    assert gw.post("/api/auth/register", json=body).status_code == 202
 
 
 def test_failed_logins_lock_one_account_not_the_others(make_gateway) -> None:  # type: ignore[no-untyped-def]
@@ -35,6 +36,57 @@ def test_failed_logins_lock_one_account_not_the_others(make_gateway) -> None:  #
         "/api/auth/token", json={"email": "other@example.org", "password": "right password"}
     )
     assert ok.status_code == 200
+
+
+def _login(gw, email: str, password: str, ip: str = "203.0.113.7"):  # type: ignore[no-untyped-def]
+    return gw.post(
+        "/api/auth/token",
+        json={"email": email, "password": password},
+        environ_base={"REMOTE_ADDR": ip},
+    )
+
+
+def test_password_spraying_from_one_ip_is_stopped_by_default(make_gateway) -> None:  # type: ignore[no-untyped-def]
+    """One common password against 40 accounts from one IP: every email is new, so the
+    per-(IP, email) limit never trips; the per-IP failure limit (30/10 minutes) does."""
+    gw = make_gateway()
+    statuses = [_login(gw, f"person{i}@example.org", "Summer2027!").status_code for i in range(40)]
+    assert statuses[:30] == [401] * 30
+    assert set(statuses[30:]) == {429}
+    blocked = _login(gw, "person40@example.org", "Summer2027!")
+    body = problem(blocked, 429)
+    assert body["type"] == "urn:eyhub:problem:rate-limited"
+    assert 60 < int(blocked.headers["Retry-After"]) <= 600
+    # Another address is not affected, nor is the admin from it.
+    problem(_login(gw, "person0@example.org", "Summer2027!", ip="198.51.100.9"), 401)
+    assert _login(gw, "admin@example.org", "admin-password", ip="198.51.100.9").status_code == 200
+
+
+def test_an_attacked_account_backs_off_across_ips_but_its_owner_logs_in_elsewhere(  # type: ignore[no-untyped-def]
+    make_gateway,
+) -> None:
+    """The attacked account is the bootstrap admin: it exists and can sign in whatever
+    registration asks of new accounts."""
+    gw = make_gateway(
+        EYHUB_RATE_LIMIT_LOGIN="3/minute",
+        EYHUB_RATE_LIMIT_LOGIN_ACCOUNT="5/hour",
+        EYHUB_RATE_LIMIT_LOGIN_IP="100/hour",
+    )
+    target, password = "admin@example.org", "admin-password"
+    for _ in range(3):
+        problem(_login(gw, target, "guess", ip="192.0.2.1"), 401)
+    problem(_login(gw, target, password, ip="192.0.2.1"), 429)
+    # Throttled per (IP, account): the owner, elsewhere, is not locked out.
+    assert _login(gw, target, password, ip="198.51.100.20").status_code == 200
+    # The attack spreads over other IPs: the account's own, longer back-off trips...
+    problem(_login(gw, target, "guess", ip="192.0.2.2"), 401)
+    problem(_login(gw, target, "guess", ip="192.0.2.3"), 401)
+    blocked = _login(gw, target, "guess", ip="192.0.2.4")
+    problem(blocked, 429)
+    assert 60 < int(blocked.headers["Retry-After"]) <= 3600
+    # ...for that account only (another is still answered), and it is a window that
+    # ends, not a lock.
+    problem(_login(gw, "someone.else@example.org", "guess", ip="192.0.2.4"), 401)
 
 
 def test_successful_logins_are_not_counted(make_gateway) -> None:  # type: ignore[no-untyped-def]
@@ -73,9 +125,12 @@ def test_api_calls_are_limited_per_user(make_gateway) -> None:  # type: ignore[n
     assert gw.get("/api/catalogue/echo").status_code == 200
 
 
-def test_bad_limit_strings_fail_at_start() -> None:
-    with pytest.raises(ValueError, match="EYHUB_RATE_LIMIT_LOGIN"):
-        validate(load_settings({"EYHUB_RATE_LIMIT_LOGIN": "lots"}))
+@pytest.mark.parametrize(
+    "var", ["EYHUB_RATE_LIMIT_LOGIN", "EYHUB_RATE_LIMIT_LOGIN_IP", "EYHUB_RATE_LIMIT_LOGIN_ACCOUNT"]
+)
+def test_bad_limit_strings_fail_at_start(var: str) -> None:
+    with pytest.raises(ValueError, match=f"{var}="):
+        validate(load_settings({var: "lots"}))
 
 
 @pytest.fixture

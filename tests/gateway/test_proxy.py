@@ -9,6 +9,7 @@ import requests
 from flask.testing import FlaskClient
 
 from tests.gateway.conftest import BIG, FakeUpstream, problem
+from tests.support.backends import METRICS_AUTH
 
 
 def test_route_table_is_explicit() -> None:
@@ -112,9 +113,9 @@ def test_down_service_is_503_fast_then_the_circuit_opens_and_recovers(
     body = problem(opened, 503)
     assert "circuit breaker" in body["detail"]
     assert int(opened.headers["Retry-After"]) >= 1
-    assert 'eyhub_gateway_circuit_open{service="catalogue"} 1.0' in gw.get("/metrics").get_data(
-        as_text=True
-    )
+    assert 'eyhub_gateway_circuit_open{service="catalogue"} 1.0' in gw.get(
+        "/metrics", headers=METRICS_AUTH
+    ).get_data(as_text=True)
     proxy = gw.application.extensions["eyhub"].extras["proxy"]
     with mock.patch.object(proxy.session, "request") as never:
         problem(gw.get("/api/catalogue/echo"), 503)  # open: answered without trying

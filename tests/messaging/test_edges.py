@@ -11,7 +11,7 @@ from kombu import Consumer, Producer
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
-from eyhub.components import subscriptions, worker_for
+from eyhub.components import COMPONENTS, subscriptions, worker_for
 from shared import events
 from shared.messaging import is_stale, publish
 from shared.messaging.broker import connect
@@ -28,6 +28,7 @@ from shared.messaging.topology import Topology, definitions
 from shared.web import create_component_app
 from tests.messaging import things
 from tests.messaging.conftest import Bus
+from tests.support.backends import METRICS_AUTH
 
 NOBODY = "test.nobody.listens"
 
@@ -198,7 +199,8 @@ def test_readiness_and_metrics_show_backlog_and_dead_letters(bus: Bus) -> None:
         things.emit(s, "x", 1)
         things.emit(s, "y", 1)
     client = create_component_app(things.PRODUCER, title="t", settings=bus.settings).test_client()
-    text = client.get("/metrics").get_data(as_text=True)  # current without a readiness probe
+    # current without a readiness probe
+    text = client.get("/metrics", headers=METRICS_AUTH).get_data(as_text=True)
     assert 'eyhub_outbox_backlog{component="catalogue"} 2.0' in text
     ready = client.get("/readyz")
     assert ready.status_code == 200
@@ -207,7 +209,7 @@ def test_readiness_and_metrics_show_backlog_and_dead_letters(bus: Bus) -> None:
         "outbox_backlog": 2,
         "dead_letters": 0,
     }
-    text = client.get("/metrics").get_data(as_text=True)
+    text = client.get("/metrics", headers=METRICS_AUTH).get_data(as_text=True)
     assert 'eyhub_outbox_backlog{component="catalogue"} 2.0' in text
     assert 'eyhub_dead_letters{component="catalogue"} 0.0' in text
 
@@ -243,8 +245,6 @@ def test_retry_backoff_and_version_check(embedded: Any) -> None:
 
 
 def test_worker_runs_the_relay_and_a_consumer_when_there_are_handlers(embedded: Any) -> None:
-    worker = worker_for("catalogue", embedded.settings())
-    assert {"outbox-relay", "messaging-gauges"} <= set(worker.loops)
-    assert "bus-consumer" not in worker.loops  # catalogue consumes nothing
-    bookings = worker_for("bookings", embedded.settings())  # services/bookings/handlers.py
-    assert {"outbox-relay", "bus-consumer"} <= set(bookings.loops)
+    for name in COMPONENTS:  # each has handlers (every service follows identity events)
+        worker = worker_for(name, embedded.settings())
+        assert {"outbox-relay", "messaging-gauges", "bus-consumer"} <= set(worker.loops), name

@@ -26,7 +26,7 @@ def _noop(_s: Any, _e: Event, _c: HandlerContext) -> None:
 def test_declared_topology_equals_the_registered_handlers_of_every_service() -> None:
     declared = {(s.service, s.purpose): set(s.binding_keys) for s in subscriptions()}
     registered: dict[tuple[str, str], set[str]] = {}
-    for name in SERVICES:
+    for name in COMPONENTS:
         registry = COMPONENTS[name].handlers or Registry(name)
         assert registry.service == name, f"{name} was handed {registry.service}'s handlers"
         for purpose, by_type in registry.by_purpose().items():
@@ -80,7 +80,9 @@ def test_eyhub_check_prints_the_wiring(embedded: Any, monkeypatch: pytest.Monkey
     result = CliRunner().invoke(main, ["check"])
     assert result.exit_code == 0, result.output
     assert "bookings.catalogue-sessions: catalogue.event.updated" in result.output
-    assert "budget" not in result.output  # budget consumes nothing yet
+    for name in SERVICES:  # every service follows the gateway's identity events
+        assert f"{name}.identity: identity.user.changed, identity.user.deactivated" in result.output
+    assert "gateway.catalogue-hubs: catalogue.hub.created" in result.output  # learns hubs
     assert result.output.strip().endswith("bus wiring: ok")
 
 

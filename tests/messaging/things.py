@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from eyhub.components import subscriptions
 from shared import events
 from shared.config import Settings
+from shared.identity import follow_identity
 from shared.messaging import Event, HandlerContext, Registry, publish
 from shared.messaging.topology import Topology, subscriptions_from
 
@@ -48,11 +49,13 @@ applied = Table(
 flags = Table("test_flags", metadata, Column("name", String(64), primary_key=True))
 
 registry = Registry(CONSUMER)
+follow_identity(registry)  # the consumer service's own binding, so its wiring holds
 
 
 def topology(settings: Settings) -> Topology:
     """The platform's topology plus the test queue (derived from the test registry)."""
-    return Topology(settings, (*subscriptions(), *subscriptions_from([registry])))
+    extra = [s for s in subscriptions_from([registry]) if s.purpose == PURPOSE]
+    return Topology(settings, (*subscriptions(), *extra))
 
 
 def marker_dir() -> Path:

@@ -46,6 +46,9 @@ HASH_PROFILE_VAR = "EYHUB_PASSWORD_HASH_PROFILE"
 REPO = Path(__file__).resolve().parents[2]
 #: Alembic's version tables: kept (not emptied) when a database is recycled.
 VERSION_TABLES = ("alembic_version", "alembic_version_kernel")
+#: Every component the suite starts serves /metrics with this token (shared/health.py).
+METRICS_TOKEN = "suite-metrics-token-not-a-secret"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def servers_configured() -> bool:
@@ -375,6 +378,7 @@ class Backend:
             "EYHUB_PORT_BASE": str(port_base or 8080),
             "EYHUB_LOG_LEVEL": os.environ.get("EYHUB_TEST_LOG_LEVEL", "WARNING"),
             HASH_PROFILE_VAR: suite_hash_profile(),
+            "EYHUB_METRICS_TOKEN": METRICS_TOKEN,
         }
         if self.is_server:
             env["EYHUB_BROKER_URL"] = os.environ[BROKER_VAR]

@@ -1,8 +1,10 @@
 """The real platform in real processes, for end-to-end tests.
 
 ``Platform.start`` runs ``eyhub up`` (gateway, four services, four workers) on free
-ports in a temporary data folder and waits for the gateway's ``/readyz``; ``stop``
-sends SIGTERM and waits, so no process outlives the test session.
+ports in a temporary data folder and waits for its "ready" line, printed once every
+component's own ``/readyz`` answers (eyhub/supervisor.py; the gateway's alone no longer
+covers the services); ``stop`` sends SIGTERM and waits, so no process outlives the test
+session.
 """
 
 from __future__ import annotations

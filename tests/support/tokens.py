@@ -44,6 +44,7 @@ def make_token(
     name: str = "Some One",
     setting_type: str | None = None,
     ttl: int | None = None,
+    email_verified: bool = True,
 ) -> str:
     return issue_token(
         _key(),
@@ -56,6 +57,7 @@ def make_token(
         hub_ids=hub_ids,
         setting_type=setting_type,
         ttl=ttl,
+        email_verified=email_verified,
     )
 
 

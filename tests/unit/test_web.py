@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from shared.problems import Problem
 from shared.web import create_component_app
-from tests.support.backends import Backend
+from tests.support.backends import METRICS_AUTH, Backend
 
 
 class ThingSchema(Schema):
@@ -113,7 +113,7 @@ def test_health_ready_metrics_openapi(client) -> None:  # type: ignore[no-untype
     assert ready.status_code == 200, ready.get_json()
     assert ready.get_json()["checks"]["database"]["ok"]
     client.post("/api/things", json={"name": "a", "count": 2})
-    metrics = client.get("/metrics").get_data(as_text=True)
+    metrics = client.get("/metrics", headers=METRICS_AUTH).get_data(as_text=True)
     assert 'eyhub_http_requests_total{component="catalogue",endpoint="/api/things"' in metrics
     spec = client.get("/openapi.json").get_json()
     assert "/api/things" in spec["paths"]

@@ -1,0 +1,17 @@
+"""Bus consumers of the gateway: which hubs exist (``gateway/hubs.py``)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from gateway.hubs import remember
+from shared.events import catalogue as catalogue_events
+from shared.messaging import Event, HandlerContext, Registry
+
+#: What the gateway worker consumes; the bus topology is derived from it.
+handlers = Registry("gateway")
+
+
+@handlers.handles(catalogue_events.HUB_CREATED, queue="catalogue-hubs")
+def on_hub_created(s: Session, event: Event, _ctx: HandlerContext) -> None:
+    remember(s, event.data["hub_id"], event.data["name"])

@@ -1,0 +1,80 @@
+"""Schemathesis hooks for tests/e2e/test_gateway_schemathesis.py (``SCHEMATHESIS_HOOKS``).
+
+What OpenAPI 3.0 cannot state, random data almost never meets, so without this the run
+would only ever test the refusal:
+
+- a body field that must name something that exists (an event's or a registration's
+  ``hub_id``, a booking's ``session_id``, a refresh token) or keep a rule between two
+  fields (a session ends after it starts, within 12 hours): set from
+  ``EYHUB_FUZZ_BODIES`` (``{"POST /api/bookings": {"session_id": "..."}, ...}``; a null
+  value removes the field);
+- rules between fields that the operations' descriptions state: where an event happens
+  (``venue`` for in-person and hybrid, ``online_url`` for online and hybrid), a feed's
+  ``hub_id`` only with ``scope: hub``, each booking once in an attendance list.
+
+Only *positive* cases are changed, in every phase (the config file's ``body.*``
+parameters would reach the fuzzing phase only); negative cases stay as generated, to be
+refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+import schemathesis
+from schemathesis import GenerationMode
+
+BODIES: dict[str, dict[str, Any]] = json.loads(os.environ.get("EYHUB_FUZZ_BODIES", "{}"))
+VENUE = "Hub room 1"
+ONLINE_URL = "https://meet.example.org/fuzz"
+
+
+def _where(body: dict[str, Any]) -> None:
+    fmt = body.get("format")
+    if fmt in ("in_person", "hybrid") and not body.get("venue"):
+        body["venue"] = VENUE
+    if fmt in ("online", "hybrid") and not body.get("online_url"):
+        body["online_url"] = ONLINE_URL
+
+
+def _feed(body: dict[str, Any]) -> None:
+    if body.get("scope") == "me":
+        body.pop("hub_id", None)
+
+
+def _attendance(body: dict[str, Any]) -> None:
+    records = body.get("records")
+    if isinstance(records, list):
+        seen: dict[Any, Any] = {}
+        for record in records:
+            if isinstance(record, dict):
+                seen.setdefault(record.get("booking_id"), record)
+        body["records"] = list(seen.values()) or records[:1]
+
+
+RULES: dict[str, Callable[[dict[str, Any]], None]] = {
+    "POST /api/catalogue/events": _where,
+    "PATCH /api/catalogue/events/{event_id}": _where,
+    "POST /api/bookings/calendar-feeds": _feed,
+    "POST /api/bookings/sessions/{session_id}/attendance": _attendance,
+}
+
+
+@schemathesis.hook
+def before_call(ctx: Any, case: Any, **kwargs: Any) -> None:
+    label = case.operation.label
+    if not isinstance(case.body, dict) or (label not in BODIES and label not in RULES):
+        return
+    meta = case.meta
+    if meta is None or meta.generation.mode != GenerationMode.POSITIVE:
+        return
+    for name, value in BODIES.get(label, {}).items():
+        if value is None:
+            case.body.pop(name, None)
+        else:
+            case.body[name] = value
+    if label in RULES:
+        RULES[label](case.body)
