@@ -138,6 +138,7 @@ def _add_user(
         session.flush()
     except IntegrityError as exc:  # a concurrent create of the same email won the race
         raise _duplicate(email) from exc
+    announce(session, user)  # every service learns the account (and how to address it)
     log.info("user created", extra={"user_id": str(user.id), "roles": user.roles})
     return user
 
@@ -314,6 +315,8 @@ def announce(session: Session, user: User) -> None:
         hub_ids=user.hub_ids,
         tokens_valid_after=user.tokens_valid_after,
         changed_at=utcnow(),
+        email=user.email,
+        name=user.name,
     )
     apply_state(session, data)
     kind = identity_events.USER_CHANGED if user.is_active else identity_events.USER_DEACTIVATED

@@ -13,8 +13,10 @@ verified token against it (``check_token``):
 - token carries a role or hub the account no longer has → 401 (sign in again to get a
   token with today's rights).
 
-An account with no row here has never changed since its tokens were issued: its tokens
-stand. Lookups are cached per process for ``CACHE_SECONDS``, which bounds the extra
+The gateway announces every account when it is created, too, so the replica doubles as
+a directory (``email``, ``name``) for services that write to people they know only by
+id. An account with no row here (made before that, and unchanged since) keeps its
+tokens. Lookups are cached per process for ``CACHE_SECONDS``, which bounds the extra
 revocation delay they add to the bus's own (README, "Security").
 """
 
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, Uuid
+from sqlalchemy import JSON, Boolean, String, Uuid
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from shared.db import Database, KernelBase, UTCDateTime
@@ -52,6 +54,8 @@ class IdentityState(KernelBase):
     is_active: Mapped[bool] = mapped_column(Boolean)
     roles: Mapped[list[str]] = mapped_column(JSON)
     hub_ids: Mapped[list[str]] = mapped_column(JSON)
+    email: Mapped[str | None] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(200))
     tokens_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -64,6 +68,8 @@ class AccountState:
     roles: frozenset[str]
     hub_ids: frozenset[str]
     tokens_valid_after: datetime | None
+    email: str | None = None
+    name: str | None = None
 
     def leads_hub(self, hub_id: str | uuid.UUID) -> bool:
         return "admin" in self.roles or ("hub_lead" in self.roles and str(hub_id) in self.hub_ids)
@@ -77,6 +83,8 @@ def state_event(
     hub_ids: Iterable[uuid.UUID | str],
     tokens_valid_after: datetime | None,
     changed_at: datetime,
+    email: str | None = None,
+    name: str | None = None,
 ) -> dict[str, Any]:
     """The event data (JSON form) for an account's current state."""
     return {
@@ -84,6 +92,8 @@ def state_event(
         "is_active": is_active,
         "roles": sorted(set(roles)),
         "hub_ids": sorted({str(h) for h in hub_ids}),
+        "email": email,
+        "name": name,
         "tokens_valid_after": tokens_valid_after.isoformat() if tokens_valid_after else None,
         "changed_at": changed_at.isoformat(),
     }
@@ -106,6 +116,8 @@ def apply_state(session: Session, data: Mapping[str, Any]) -> bool:
     row.is_active = bool(data["is_active"])
     row.roles = sorted({str(r) for r in data["roles"]})
     row.hub_ids = sorted({str(h) for h in data["hub_ids"]})
+    row.email = data.get("email")
+    row.name = data.get("name")
     row.tokens_valid_after = _aware(tva) if tva else None
     row.changed_at = changed_at
     session.flush()
@@ -171,6 +183,8 @@ def _read(db: Database, user_id: str) -> AccountState | None:
             roles=frozenset(row.roles),
             hub_ids=frozenset(row.hub_ids),
             tokens_valid_after=row.tokens_valid_after,
+            email=row.email,
+            name=row.name,
         )
 
 

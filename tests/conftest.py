@@ -57,7 +57,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Fail loudly if xdist stops honouring the platform group: it did silently on pytest
     9.2 (pytest-xdist#1386), and the shared platform then started on both workers."""
-    if not session.config.getvalue("loadgroup"):  # set on xdist workers under loadgroup
+    if not getattr(session.config.option, "loadgroup", False):  # xdist workers, loadgroup
         return
     lost = [
         item.nodeid

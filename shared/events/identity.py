@@ -24,6 +24,10 @@ class UserStateData(Schema):
     is_active = fields.Boolean(required=True)
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True)
     hub_ids = fields.List(fields.UUID(), required=True)
+    #: Who to write to and how to address them (mentoring and budget mail people they
+    #: only know by id); null in events from before these fields existed.
+    email = fields.String(load_default=None, allow_none=True)
+    name = fields.String(load_default=None, allow_none=True)
     #: Tokens issued (``iat``) before this instant are refused; null: none are.
     tokens_valid_after = fields.AwareDateTime(required=True, allow_none=True)
     changed_at = fields.AwareDateTime(required=True)

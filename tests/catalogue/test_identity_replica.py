@@ -144,3 +144,19 @@ def test_an_account_that_never_changed_keeps_its_tokens(catalogue: CatalogueApp)
     hub_id = catalogue.hub()["id"]
     token = _lead_token(catalogue, str(uuid.uuid4()), hub_id)
     assert _create_event(catalogue, hub_id, token).status_code == 201
+
+
+def test_the_replica_is_a_directory_of_names_and_addresses(catalogue: CatalogueApp) -> None:
+    user_id = str(uuid.uuid4())
+    assert identity.account_state(catalogue.db, user_id) is None
+    _deliver(
+        catalogue,
+        identity_events.USER_CHANGED,
+        **_state(user_id, str(uuid.uuid4()), email="ann@example.org", name="Ann Smith"),
+    )
+    state = identity.account_state(catalogue.db, user_id)
+    assert state is not None and (state.email, state.name) == ("ann@example.org", "Ann Smith")
+    # An event from before the fields existed (none sent) leaves them unknown, not wrong.
+    _deliver(catalogue, identity_events.USER_CHANGED, **_state(user_id, str(uuid.uuid4())))
+    state = identity.account_state(catalogue.db, user_id)
+    assert state is not None and (state.email, state.name) == (None, None)

@@ -110,7 +110,15 @@ def test_deactivation_ends_access_and_is_announced_to_every_service(gw: FlaskCli
     problem(_refresh(gw, session["refresh_token"]), 401)
     with _db(gw).read() as s:
         rows = s.scalars(select(OutboxMessage).order_by(OutboxMessage.occurred_at)).all()
-    (event,) = [r for r in rows if r.event_type.startswith("identity.")]
+    created, event = [
+        r
+        for r in rows
+        if r.event_type.startswith("identity.") and r.data["user_id"] == user["id"]
+    ]
+    # Announced at creation (with how to address them), then at deactivation.
+    assert created.event_type == identity_events.USER_CHANGED
+    assert (created.data["email"], created.data["is_active"]) == (user["email"], True)
+    assert created.data["name"] == user["name"]
     assert event.event_type == identity_events.USER_DEACTIVATED
     assert event.data["user_id"] == user["id"] and event.data["is_active"] is False
     assert event.data["roles"] == ["hub_lead"]

@@ -23,6 +23,8 @@ def upgrade() -> None:
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("roles", sa.JSON(), nullable=False),
         sa.Column("hub_ids", sa.JSON(), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=True),
+        sa.Column("name", sa.String(length=200), nullable=True),
         sa.Column("tokens_valid_after", shared.db.UTCDateTime(), nullable=True),
         sa.Column("changed_at", shared.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_identity_replica")),
