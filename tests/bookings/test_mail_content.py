@@ -157,3 +157,27 @@ def test_mail_without_an_invite_says_so() -> None:
     assert "calendar" not in gone.html
     with_invite = notify.render("cancelled", row, person="Pat", by_hub=True, invite=True)
     assert "the invite is withdrawn from your calendar" in with_invite.text
+
+
+def test_a_line_break_in_a_title_never_breaks_booking_or_its_mail(
+    bookings_app: BookingsApp,
+) -> None:
+    """Issue 15: a title with CR/LF (from before the catalogue refused them, or any other
+    way into the replica) went into the mail Subject and booking answered 500."""
+    title = "Early maths\r\nBcc: everyone@example.org\u2028again"
+    sess = bookings_app.add_session(title=title)
+    user = uuid.uuid4()
+    token = bookings_app.token(user)
+    booked = bookings_app.book(token, sess["id"])
+    assert booked.status_code == 201, booked.get_json()
+    cancel = bookings_app.client.post(
+        f"/api/bookings/{booked.get_json()['id']}/cancel", headers=bookings_app.headers(token)
+    )
+    assert cancel.status_code == 200, cancel.get_json()
+    mails = bookings_app.mails(f"{str(user)[:8]}@example.org")
+    assert len(mails) == 2
+    for mail in mails:
+        subject = mail["Subject"]
+        assert "\n" not in subject and "\r" not in subject and "\u2028" not in subject
+        assert "Early maths Bcc: everyone@example.org again" in subject
+        assert mail["Bcc"] is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -261,3 +262,29 @@ def test_event_list_shows_drafts_only_to_their_leads(catalogue: CatalogueApp) ->
     assert draft["id"] and elsewhere["id"]
     assert catalogue.get("/api/catalogue/events?status=gone").status_code == 422
     assert catalogue.get("/api/catalogue/events?cursor=zz").status_code == 422
+
+
+@pytest.mark.parametrize("title", ["Early maths\nBcc: x@example.org", "Maths\x00", "A\u2028B"])
+def test_control_characters_in_a_title_are_a_422_and_change_nothing(
+    catalogue: CatalogueApp, title: str
+) -> None:
+    hub = catalogue.hub()
+    lead = catalogue.lead(hub["id"])
+    resp = catalogue.post("/api/catalogue/events", event_body(hub["id"], title=title), lead)
+    assert resp.status_code == 422, resp.get_json()
+    assert set(resp.get_json()["errors"]) == {"title"}
+    listed = catalogue.client.get(f"/api/catalogue/events?hub_id={hub['id']}", headers=lead)
+    assert listed.get_json()["items"] == []
+
+
+def test_a_lone_surrogate_in_a_title_is_a_400_problem(catalogue: CatalogueApp) -> None:
+    hub = catalogue.hub()
+    body = json.dumps(event_body(hub["id"], title="TITLE")).replace("TITLE", "Maths \\ud800")
+    resp = catalogue.client.post(
+        "/api/catalogue/events",
+        data=body.encode(),
+        content_type="application/json",
+        headers=catalogue.lead(hub["id"]),
+    )
+    assert resp.status_code == 400, resp.get_json()
+    assert resp.get_json()["type"] == "urn:eyhub:problem:invalid-json"
