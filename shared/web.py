@@ -37,7 +37,7 @@ access_log = logging.getLogger("eyhub.access")
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 #: Secrets that may travel in a path (calendar feed tokens) are scrubbed from logs.
-_SECRET_PATHS = re.compile(r"(/calendar/feeds/)[^/]+")
+_SECRET_PATHS = re.compile(r"(/calendar/(?:feeds|mentoring)/)[^/]+")
 #: A JSON escape of a UTF-16 surrogate (\\ud800-\\udfff): the cheap sign that a body may
 #: hold a lone one, which no UTF-8 column, header or hash can take.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")

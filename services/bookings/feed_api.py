@@ -9,14 +9,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from werkzeug.http import is_resource_modified
 
 from services.bookings import feeds
-from shared.calendar import FEED_MAX_AGE, CalendarItem, build_calendar, feed_response
-from shared.problems import Problem
+from services.bookings.models import CalendarFeed
+from shared import feeds as shared_feeds
+from shared.calendar import CalendarItem, build_calendar
 from shared.web import current_db, runtime
 
 bp = Blueprint(
@@ -62,33 +61,20 @@ class Feed(MethodView):
         """The feed (iCalendar, METHOD:PUBLISH); revalidate with If-None-Match."""
         settings = runtime().settings
         with current_db().read() as s:
-            feed = feeds.feed_for_token(s, token)
+            feed = shared_feeds.live_feed(s, CalendarFeed, token)
             if feed is None or not feeds.owner_still_entitled(current_db(), feed):
-                raise Problem(404, "Not found", "No such calendar feed.", kind="not-found")
+                raise shared_feeds.not_found()
             # Calendar apps poll every few minutes: answer an unchanged feed from its
             # version alone, without loading its items or writing the calendar.
             version = feeds.feed_version(s, settings, feed)
-            if not is_resource_modified(
-                request.environ, etag=version.etag, last_modified=version.last_modified
-            ):
-                return _not_modified(version)
+            if shared_feeds.unchanged(version.etag, version.last_modified):
+                return shared_feeds.not_modified(version.etag)
             if feed.scope == "hub":
                 assert feed.hub_id is not None
                 items = feeds.hub_items(s, settings, feed.hub_id)
             else:
                 items = feeds.my_items(s, settings, feed.user_id)
             name = feeds.feed_name(feed, s)
-        body = render(items, name)
-        resp: Response = feed_response(body, version.last_modified, filename="eyhub.ics")
-        resp.set_etag(version.etag)  # what the next poll is compared with, before rendering
-        return resp
-
-
-def _not_modified(version: feeds.FeedVersion) -> Response:
-    """A 304 with the ETag and caching headers a 200 would carry (werkzeug drops
-    Last-Modified from a 304, as from every bodiless answer)."""
-    resp = Response(status=304)
-    resp.set_etag(version.etag)
-    resp.cache_control.private = True
-    resp.cache_control.max_age = FEED_MAX_AGE
-    return resp
+        return shared_feeds.calendar_response(
+            render(items, name), version.etag, version.last_modified, filename="eyhub.ics"
+        )

@@ -1,15 +1,10 @@
-"""Calendar subscription feeds: tokens (stored hashed) and what each feed shows.
-
-A feed URL is the only credential of a calendar app, so its token is 256 random
-bits, stored as a SHA-256 hash (a database leak yields no working URL), shown once
-at creation, never logged (the kernel scrubs ``/calendar/feeds/<token>``) and revocable.
-"""
+"""Bookings' calendar subscription feeds: who may make and revoke them, and what each
+shows. Tokens, revocation and revalidation are the kernel's (``shared/feeds.py``)."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,6 +37,7 @@ from services.bookings.models import (
     SessionReplica,
 )
 from shared import calendar as shared_calendar
+from shared import feeds as shared_feeds
 from shared.auth import Identity
 from shared.config import Settings
 from shared.db import Database, utcnow
@@ -52,14 +48,6 @@ from shared.problems import Problem
 WINDOW_BACK = timedelta(days=90)
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def feed_url(settings: Settings, token: str) -> str:
-    return f"{settings.public_url}/calendar/feeds/{token}.ics"
-
-
 def create_feed(
     s: Session, settings: Settings, who: Identity, *, scope: str, hub_id: uuid.UUID | None
 ) -> tuple[CalendarFeed, str]:
@@ -68,16 +56,16 @@ def create_feed(
         raise Problem(
             403, "Forbidden", "Only a lead of this hub may subscribe to it.", kind="forbidden"
         )
-    token = secrets.token_urlsafe(32)
+    token, token_hash = shared_feeds.new_token()
     feed = CalendarFeed(
         user_id=who.user_id,
         scope=scope,
         hub_id=hub_id if scope == "hub" else None,
-        token_hash=hash_token(token),
+        token_hash=token_hash,
     )
     s.add(feed)
     s.flush()
-    return feed, feed_url(settings, token)
+    return feed, shared_feeds.feed_url(settings, "feeds", token)
 
 
 def live_feeds(
@@ -106,19 +94,16 @@ def live_feeds(
 
 
 def revoke_feed(s: Session, who: Identity, feed_id: uuid.UUID) -> None:
-    """The owner, an admin, or a lead of a hub feed's hub may revoke it. Revoking twice
-    is a success (DELETE is idempotent: a retried or double-clicked revoke is not an
-    error); a feed the caller may not touch is a 404, as if it did not exist."""
-    feed = s.get(CalendarFeed, feed_id)
-    allowed = feed is not None and (
-        feed.user_id == who.user_id
-        or who.is_admin
-        or (feed.hub_id is not None and who.leads_hub(feed.hub_id))
-    )
-    if feed is None or not allowed:
-        raise Problem(404, "Not found", "No such calendar feed.", kind="not-found")
-    if feed.revoked_at is None:
-        feed.revoked_at = utcnow()
+    """The owner, an admin, or a lead of a hub feed's hub may revoke it."""
+
+    def may(feed: CalendarFeed) -> bool:
+        return (
+            feed.user_id == who.user_id
+            or who.is_admin
+            or (feed.hub_id is not None and who.leads_hub(feed.hub_id))
+        )
+
+    shared_feeds.revoke(s, CalendarFeed, feed_id, may)
 
 
 def owner_still_entitled(db: Database, feed: CalendarFeed) -> bool:
@@ -131,16 +116,6 @@ def owner_still_entitled(db: Database, feed: CalendarFeed) -> bool:
     if not state.is_active:
         return False
     return feed.scope != "hub" or feed.hub_id is None or state.leads_hub(feed.hub_id)
-
-
-def feed_for_token(s: Session, token: str) -> CalendarFeed | None:
-    """The live feed a token opens, or None (unknown and revoked look the same)."""
-    if not token or len(token) > 200:
-        return None
-    feed = s.scalar(select(CalendarFeed).where(CalendarFeed.token_hash == hash_token(token)))
-    if feed is None or feed.revoked_at is not None:
-        return None
-    return feed
 
 
 @dataclass(frozen=True)

@@ -11,23 +11,20 @@ from __future__ import annotations
 
 import uuid
 from email.message import EmailMessage
-from email.parser import HeaderParser
-from email.policy import default as default_policy
 
 from sqlalchemy.orm import Session
 
 from services.bookings.models import Booking, SessionReplica
+from shared import invites as shared_invites
 from shared.calendar import (
     LONDON,
     Attendee,
     CalendarItem,
-    attach_invite,
-    build_calendar,
     invite_uid,
 )
 from shared.config import Settings
 from shared.db import utcnow
-from shared.mail import MailBody, new_message, queue_mail
+from shared.mail import MailBody, queue_mail
 
 
 def london_range(row: SessionReplica) -> str:
@@ -41,14 +38,7 @@ def booking_uid(settings: Settings, booking: Booking) -> str:
 
 
 def next_sequence(booking: Booking) -> int:
-    return 0 if booking.invite_sequence is None else booking.invite_sequence + 1
-
-
-def _organizer(settings: Settings) -> tuple[str, str]:
-    """The platform's sender as a bare address and display name."""
-    parsed = HeaderParser(policy=default_policy).parsestr(f"From: {settings.mail_from}\n\n")
-    address = parsed["From"].addresses[0]
-    return address.addr_spec, address.display_name or "eyhub"
+    return shared_invites.next_sequence(booking.invite_sequence)
 
 
 def invite_item(
@@ -61,7 +51,7 @@ def invite_item(
     method: str,
     sequence: int,
 ) -> CalendarItem:
-    organizer_email, organizer_name = _organizer(settings)
+    organizer_email, organizer_name = shared_invites.organizer(settings)
     lines = [row.summary or ""]
     if row.venue:
         lines.append(f"Venue: {row.venue}")
@@ -107,9 +97,9 @@ def build(
         method=method,
         sequence=sequence,
     )
-    msg = new_message(settings, to=email, subject=subject, text=body.text, html=body.html)
-    attach_invite(msg, build_calendar([item], method=method))
-    return msg
+    return shared_invites.invite_message(
+        settings, item, method=method, to=email, subject=subject, body=body
+    )
 
 
 def send(
