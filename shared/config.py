@@ -64,6 +64,11 @@ ENV_VARS: dict[str, str] = {
     "EYHUB_BREAKER_FAIL_MAX": "consecutive failures that open a service's circuit breaker",
     "EYHUB_BREAKER_RESET_SECONDS": "seconds an open circuit waits before trying the service again",
     "EYHUB_METRICS_TOKEN": "bearer token /metrics requires on every component; unset: not served",
+    "EYHUB_MATCH_WEIGHT_TOPIC": "mentor matching: points per request topic the mentor covers",
+    "EYHUB_MATCH_WEIGHT_SETTING_TYPE": "mentor matching: points when the mentor knows the setting",
+    "EYHUB_MATCH_WEIGHT_LANGUAGE": "mentor matching: points for a shared language",
+    "EYHUB_MATCH_WEIGHT_REGION": "mentor matching: points when mentor and request share a region",
+    "EYHUB_MATCH_WEIGHT_LOAD_BALANCE": "mentor matching: points lost per mentee the mentor has",
 }
 
 
@@ -121,6 +126,14 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _weight(env: Mapping[str, str], name: str, default: int) -> int:
+    """A matching weight: a whole number of points, not negative."""
+    value = _int(env, name, default)
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """What a process needs to know about where everything is."""
@@ -173,6 +186,12 @@ class Settings:
     #: What Prometheus sends as ``Authorization: Bearer <token>`` to scrape /metrics;
     #: None: /metrics is not served (the gateway's port is public, see shared/health.py).
     metrics_token: str | None = None
+    #: Mentor matching weights (services/mentoring, README "Mentoring"): points per term.
+    match_weight_topic: int = 10
+    match_weight_setting_type: int = 6
+    match_weight_language: int = 4
+    match_weight_region: int = 5
+    match_weight_load_balance: int = 1
     database_urls: Mapping[str, str] = field(default_factory=dict)
     service_urls: Mapping[str, str] = field(default_factory=dict)
 
@@ -269,6 +288,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         breaker_fail_max=_int(env, "EYHUB_BREAKER_FAIL_MAX", 5),
         breaker_reset_seconds=_float(env, "EYHUB_BREAKER_RESET_SECONDS", 15.0),
         metrics_token=metrics_token(env),
+        match_weight_topic=_weight(env, "EYHUB_MATCH_WEIGHT_TOPIC", 10),
+        match_weight_setting_type=_weight(env, "EYHUB_MATCH_WEIGHT_SETTING_TYPE", 6),
+        match_weight_language=_weight(env, "EYHUB_MATCH_WEIGHT_LANGUAGE", 4),
+        match_weight_region=_weight(env, "EYHUB_MATCH_WEIGHT_REGION", 5),
+        match_weight_load_balance=_weight(env, "EYHUB_MATCH_WEIGHT_LOAD_BALANCE", 1),
         database_urls={
             c: env[f"EYHUB_{c.upper()}_DATABASE_URL"]
             for c in COMPONENTS

@@ -111,9 +111,7 @@ def test_deactivation_ends_access_and_is_announced_to_every_service(gw: FlaskCli
     with _db(gw).read() as s:
         rows = s.scalars(select(OutboxMessage).order_by(OutboxMessage.occurred_at)).all()
     created, event = [
-        r
-        for r in rows
-        if r.event_type.startswith("identity.") and r.data["user_id"] == user["id"]
+        r for r in rows if r.event_type.startswith("identity.") and r.data["user_id"] == user["id"]
     ]
     # Announced at creation (with how to address them), then at deactivation.
     assert created.event_type == identity_events.USER_CHANGED

@@ -41,6 +41,9 @@ INVALID_BODY = ["not", "an", "object"]
 #: Put in every field of an operation's query schema: not a number, UUID, boolean,
 #: cursor or choice.
 INVALID_VALUE = "!not-valid!"
+#: Every ``hub_id`` in a path, and the hub the walk's hub leads lead (a lead of another
+#: hub is rightly refused with 403 before validation).
+WALK_HUB = uuid.UUID("0e0e0e0e-0e0e-4e0e-8e0e-0e0e0e0e0e0e")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class Operation:
     @property
     def url(self) -> str:
         def fill(match: re.Match[str]) -> str:
+            if match.group(2) == "hub_id":  # the hub the walk's leads lead
+                return str(WALK_HUB)
             return str(uuid.uuid4()) if match.group(1) == "uuid" else "x"
 
         return _PATH_PARAM.sub(fill, self.rule)
@@ -138,7 +143,10 @@ def _service(create_app: Callable[..., Flask]) -> Callable[[Backend], Component]
         install_test_verifier(app)
         settings = app.extensions["eyhub"].settings
         return Component(
-            app, lambda role: make_token(settings, user_id=str(uuid.uuid4()), roles=[role])
+            app,
+            lambda role: make_token(
+                settings, user_id=str(uuid.uuid4()), roles=[role], hub_ids=[str(WALK_HUB)]
+            ),
         )
 
     return build
@@ -156,9 +164,20 @@ def _bookings(backend: Backend) -> Component:
     return _service(create_app)(backend)
 
 
-COMPONENTS = {"gateway": _gateway, "catalogue": _catalogue, "bookings": _bookings}
+def _mentoring(backend: Backend) -> Component:
+    from services.mentoring.app import create_app
+
+    return _service(create_app)(backend)
+
+
+COMPONENTS = {
+    "gateway": _gateway,
+    "catalogue": _catalogue,
+    "bookings": _bookings,
+    "mentoring": _mentoring,
+}
 #: The fewest guarded operations each app has (so an empty walk cannot pass).
-AT_LEAST = {"gateway": 5, "catalogue": 9, "bookings": 12}
+AT_LEAST = {"gateway": 5, "catalogue": 9, "bookings": 12, "mentoring": 15}
 
 
 @pytest.fixture(params=sorted(COMPONENTS))
