@@ -217,6 +217,7 @@ class MatchClose(MethodView):
         """End an active mentoring with its outcome and a summary."""
         match = ops.close_match(
             current_db(),
+            runtime().settings,
             require_identity(),
             match_id,
             outcome=data["outcome"],

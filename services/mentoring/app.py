@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.mentoring import MIGRATIONS
+from services.mentoring import MIGRATIONS, meeting_models  # noqa: F401 (registers its tables)
 from services.mentoring.api import bp as mentoring_bp
+from services.mentoring.feed_api import bp as mentoring_feed_bp
+from services.mentoring.meeting_api import bp as meetings_bp
 from shared.config import Settings
 from shared.web import create_component_app
 
@@ -17,5 +19,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         title="eyhub mentoring",
         description="Mentor profiles, requests, matching, caseload and mentoring meetings.",
         settings=settings,
-        blueprints=[mentoring_bp],
+        blueprints=[mentoring_bp, meetings_bp, mentoring_feed_bp],
     )

@@ -245,8 +245,13 @@ def can_see_request(who: Identity, row: MentoringRequest) -> bool:
 
 
 def visible_request(s: Session, who: Identity, request_id: uuid.UUID) -> MentoringRequest:
-    """The request, if ``who`` may see it: its owner, the hub's leads, admins (else 404)."""
+    """The request, if ``who`` may see it: its owner, the hub's leads, admins, and the
+    mentor of its live match (who needs its goals to decide); else 404."""
     row = s.get(MentoringRequest, request_id)
+    if row is not None and not can_see_request(who, row) and "mentor" in who.roles:
+        match = _live_match(s, row.id)
+        if match is not None and match.mentor_id == who.user_id:
+            return row
     if row is None or not can_see_request(who, row):
         raise not_found("mentoring request")
     return row
@@ -498,9 +503,18 @@ def decline_match(db: Database, who: Identity, match_id: uuid.UUID, *, reason: s
 
 
 def close_match(
-    db: Database, who: Identity, match_id: uuid.UUID, *, outcome: str, summary: str
+    db: Database,
+    settings: Settings,
+    who: Identity,
+    match_id: uuid.UUID,
+    *,
+    outcome: str,
+    summary: str,
 ) -> Match:
-    """The mentor (or a hub lead) ends an active mentoring with its outcome."""
+    """The mentor (or a hub lead) ends an active mentoring with its outcome; meetings
+    still to come are cancelled (CANCEL invites to both)."""
+    from services.mentoring import meetings  # meetings imports this module's lock_hub
+
     with db.transaction() as s:
         match = _locked_match(s, who, match_id)
         _mentor_or_lead(who, match, "close")
@@ -513,6 +527,7 @@ def close_match(
         match.outcome = outcome
         match.summary = summary
         match.touch()
+        meetings.cancel_upcoming(db, s, settings, who, match)
         request = match.request
         request.status = CLOSED
         request.updated_at = now

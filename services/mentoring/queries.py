@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.mentoring import operations as ops
+from services.mentoring.meetings import meeting_stats
 from services.mentoring.models import (
     ACTIVE,
     LIVE_MATCH,
@@ -207,7 +208,7 @@ def match(db: Database, who: Identity, match_id: uuid.UUID) -> dict[str, Any]:
 
 # -- caseloads -------------------------------------------------------------------------
 def caseload(db: Database, who: Identity) -> dict[str, Any]:
-    """The mentor's proposed and active matches (meetings arrive with their issue)."""
+    """The mentor's proposed and active matches, with their meetings' figures."""
     with db.read() as s:
         own = s.scalar(select(MentorProfile).where(MentorProfile.user_id == who.user_id))
         matches = list(
@@ -217,6 +218,7 @@ def caseload(db: Database, who: Identity) -> dict[str, Any]:
                 .order_by(Match.proposed_at, Match.id)
             )
         )
+        stats = meeting_stats(s, [m.id for m in matches])
         items = []
         for m in matches:
             r = m.request
@@ -236,10 +238,7 @@ def caseload(db: Database, who: Identity) -> dict[str, Any]:
                     "score": m.score,
                     "proposed_at": m.proposed_at,
                     "accepted_at": m.accepted_at,
-                    "meetings_held": 0,
-                    "minutes_logged": 0,
-                    "last_meeting_at": None,
-                    "next_meeting_at": None,
+                    **stats[m.id],
                 }
             )
     # Active first, then proposals; each oldest first.

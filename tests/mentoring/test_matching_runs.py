@@ -269,3 +269,16 @@ def test_match_visibility(mentoring: MentoringApp) -> None:
         assert c.get(url, headers=who.headers).status_code == 404
     assert c.get(url).status_code == 401
     assert mentoring.act(a, mid, "decline").status_code == 403  # a practitioner: wrong role
+
+
+def test_the_proposed_mentor_sees_the_request_but_other_mentors_do_not(
+    mentoring: MentoringApp,
+) -> None:
+    send, maths, _a, _b, ra, _rb, _rc = _setup(mentoring)
+    assert mentoring.run(mentoring.lead()).status_code == 201
+    url = f"/api/mentoring/requests/{ra['id']}"
+    seen = mentoring.client.get(url, headers=send.headers)
+    assert seen.status_code == 200 and seen.get_json()["goals"] == ra["goals"]
+    assert mentoring.client.get(url, headers=maths.headers).status_code == 404
+    # Seeing is not owning: only the practitioner withdraws.
+    assert mentoring.client.post(f"{url}/withdraw", headers=send.headers).status_code == 403
