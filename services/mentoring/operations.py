@@ -246,11 +246,16 @@ def can_see_request(who: Identity, row: MentoringRequest) -> bool:
 
 def visible_request(s: Session, who: Identity, request_id: uuid.UUID) -> MentoringRequest:
     """The request, if ``who`` may see it: its owner, the hub's leads, admins, and the
-    mentor of its live match (who needs its goals to decide); else 404."""
+    mentor of its live or closed match (who needs its goals to decide, and keeps the
+    record of a mentoring they did); else 404."""
     row = s.get(MentoringRequest, request_id)
     if row is not None and not can_see_request(who, row) and "mentor" in who.roles:
-        match = _live_match(s, row.id)
-        if match is not None and match.mentor_id == who.user_id:
+        theirs = select(Match.id).where(
+            Match.request_id == row.id,
+            Match.mentor_id == who.user_id,
+            Match.status.in_((*LIVE_MATCH, MATCH_CLOSED)),
+        )
+        if s.scalar(theirs.limit(1)) is not None:
             return row
     if row is None or not can_see_request(who, row):
         raise not_found("mentoring request")

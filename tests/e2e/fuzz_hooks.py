@@ -40,6 +40,16 @@ def _where(body: dict[str, Any]) -> None:
         body["online_url"] = ONLINE_URL
 
 
+def _meeting(body: dict[str, Any]) -> None:
+    fmt = body.get("format")
+    if fmt == "in_person":
+        body["location"] = body.get("location") or VENUE
+        body["online_url"] = None
+    elif fmt == "online":
+        body["online_url"] = body.get("online_url") or ONLINE_URL
+        body["location"] = None
+
+
 def _feed(body: dict[str, Any]) -> None:
     if body.get("scope") == "me":
         body.pop("hub_id", None)
@@ -60,6 +70,8 @@ RULES: dict[str, Callable[[dict[str, Any]], None]] = {
     "PATCH /api/catalogue/events/{event_id}": _where,
     "POST /api/bookings/calendar-feeds": _feed,
     "POST /api/bookings/sessions/{session_id}/attendance": _attendance,
+    "POST /api/mentoring/matches/{match_id}/meetings": _meeting,
+    "PATCH /api/mentoring/meetings/{meeting_id}": _meeting,
 }
 
 

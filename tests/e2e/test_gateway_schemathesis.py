@@ -77,10 +77,16 @@ def fuzz_platform(embedded: Backend) -> Iterator[Platform]:
         p.stop()
 
 
+def _feed_owner(role: str) -> str:
+    """Whose mentoring feed a role's run uses: its own, or (admin, hub lead) the mentee's."""
+    return role if role in ("mentor", "practitioner") else "practitioner"
+
+
 @dataclass
 class Fixtures:
     """The ids one role's run is given (its own booking and feeds, shared programme)."""
 
+    role: str
     token: str
     hub_id: str
     event_id: str
@@ -101,6 +107,9 @@ class Fixtures:
     logout_token: str
     #: The token of a real confirmation link (confirming again is harmless).
     confirm_token: str
+    #: Mentoring: the practitioner's request, its proposed match (mentor: the mentor
+    #: role), the run that proposed it, and that mentor's user id.
+    mentoring: dict[str, str]
 
 
 def _stamp(when: datetime) -> str:
@@ -164,6 +173,7 @@ def prepare(platform: Platform) -> dict[str, Fixtures]:
     user_id = _ok(user, 201)["id"]
 
     confirm_token = _confirmation_token(platform, f"fuzz-confirm-{run}@example.org", hub_id)
+    mentoring = _mentoring(platform, tokens, hub_id)
 
     def sidekick(role: str) -> str:
         email = f"fuzz-logout-{role}-{run}@example.org"
@@ -188,6 +198,7 @@ def prepare(platform: Platform) -> dict[str, Fixtures]:
             for _ in range(2)
         ]
         out[role] = Fixtures(
+            role=role,
             token=token,
             hub_id=hub_id,
             event_id=event_id,
@@ -202,9 +213,86 @@ def prepare(platform: Platform) -> dict[str, Fixtures]:
             refresh_token=second.get("refresh_token"),
             logout_token=sidekick(role),
             confirm_token=confirm_token,
+            mentoring=mentoring,
             **times,
         )
     return out
+
+
+def _mentoring(platform: Platform, tokens: dict[str, str], hub_id: str) -> dict[str, str]:
+    """A proposed match in the lead's hub between the practitioner role (mentee) and the
+    mentor role, made through the API: the mentor's profile moves to the hub (admin),
+    the hub's other mentors pause, the practitioner asks, the lead runs a matching run."""
+    admin, lead = tokens["admin"], tokens["hub_lead"]
+    mentor_id = _ok(platform.get("/api/auth/me", token=tokens["mentor"]))["id"]
+    profile = {
+        "hub_id": hub_id,
+        "specialisms": ["send", "psed", "mathematics"],
+        "setting_types": ["childminder", "nursery", "preschool", "school"],
+        "formats": ["online", "in_person"],
+        "region": "South East",
+        "capacity": 20,
+        "languages": ["English"],
+        "bio": "Fuzz mentor.",
+        "available": True,
+        "setting_name": "Fuzz Mentoring Practice",
+    }
+    _ok(platform.request("PUT", f"/api/mentoring/mentors/{mentor_id}", token=admin, json=profile))
+    listed = _ok(platform.get("/api/mentoring/mentors", token=lead, params={"hub_id": hub_id}))
+    for other in listed["items"]:
+        if other["user_id"] != mentor_id:
+            body = {k: other[k] for k in profile if k in other} | {"available": False}
+            _ok(
+                platform.request(
+                    "PUT", f"/api/mentoring/mentors/{other['user_id']}", token=admin, json=body
+                )
+            )
+    request = {
+        "hub_id": hub_id,
+        "topics": ["send"],
+        "goals": "Fuzzing goals.",
+        "format": "online",
+        "setting_type": "childminder",
+        "setting_name": "Fuzz Mentee Setting",
+    }
+    mine = _ok(platform.get("/api/mentoring/requests", token=tokens["practitioner"]))["items"]
+    open_here = [r["id"] for r in mine if r["hub_id"] == hub_id and r["status"] == "open"]
+    if open_here:  # the demo files requests for its practitioners: one open per hub
+        request_id = open_here[0]
+    else:
+        asked = platform.post("/api/mentoring/requests", token=tokens["practitioner"], json=request)
+        request_id = _ok(asked, 201)["id"]
+    made = _ok(platform.post(f"/api/mentoring/hubs/{hub_id}/matching-runs", token=lead), 201)
+    (match,) = [m for m in made["matches"] if m["request_id"] == request_id]
+    assert match["mentor_id"] == mentor_id, match
+    mentor = tokens["mentor"]
+    _ok(platform.post(f"/api/mentoring/matches/{match['id']}/accept", token=mentor))
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=20)
+    meeting = {
+        "starts_at": _stamp(starts),
+        "ends_at": _stamp(starts + timedelta(hours=1)),
+        "format": "online",
+        "online_url": "https://meet.example.org/fuzz-mentoring",
+    }
+    made_meeting = platform.post(
+        f"/api/mentoring/matches/{match['id']}/meetings", token=mentor, json=meeting
+    )
+    ids = {
+        "request_id": request_id,
+        "match_id": match["id"],
+        "run_id": made["id"],
+        "mentor_id": mentor_id,
+        "meeting_id": _ok(made_meeting, 201)["id"],
+    }
+    # Caseload feeds of the pair: one to revoke, one to read (as bookings' feeds).
+    for role in ("mentor", "practitioner"):
+        revoke, read = (
+            _ok(platform.post("/api/mentoring/calendar-feeds", token=tokens[role]), 201)
+            for _ in range(2)
+        )
+        ids[f"{role}_feed_id"] = revoke["id"]
+        ids[f"{role}_feed_token"] = read["url"].rsplit("/", 1)[1].removesuffix(".ics")
+    return ids
 
 
 def _confirmation_token(platform: Platform, email: str, hub_id: str) -> str:
@@ -240,6 +328,13 @@ def fuzz_bodies(f: Fixtures) -> dict[str, dict[str, Any]]:
         "PATCH /api/catalogue/sessions/{session_id}": times,
         "POST /api/bookings": {"session_id": f.book_session_id},
         "POST /api/auth/register": {"hub_id": f.hub_id},
+        # Mentoring in the hub the run's ids belong to (a random hub would move the
+        # mentor out of it).
+        "PUT /api/mentoring/mentors/{user_id}": {"hub_id": f.hub_id},
+        "PUT /api/mentoring/mentors/me": {"hub_id": f.hub_id},
+        "POST /api/mentoring/requests": {"hub_id": f.hub_id},
+        "POST /api/mentoring/matches/{match_id}/meetings": times,
+        "PATCH /api/mentoring/meetings/{meeting_id}": times,
         # Hub ids must name hubs that exist (422 otherwise): give the real one.
         "POST /api/auth/users": {"hub_ids": [f.hub_id]},
         "PATCH /api/auth/users/{user_id}": {"hub_ids": [f.hub_id]},
@@ -266,7 +361,12 @@ def fuzz_config(f: Fixtures) -> str:
         return "{ " + ", ".join(f"{toml(k)} = {toml(v)}" for k, v in values.items()) + " }"
 
     def operation(
-        path: str, method: str, params: dict[str, str], headers: dict[str, str] | None = None
+        path: str,
+        method: str,
+        params: dict[str, str],
+        headers: dict[str, str] | None = None,
+        *,
+        enabled: bool = True,
     ) -> str:
         lines = [
             "[[operations]]",
@@ -274,6 +374,8 @@ def fuzz_config(f: Fixtures) -> str:
             f"include-name = {toml(f'{method} {path}')}",
             f"parameters = {table(params)}",
         ]
+        if not enabled:
+            lines.append("enabled = false")
         if headers:
             lines.append(f"headers = {table(headers)}")
         return "\n".join(lines) + "\n"
@@ -293,6 +395,11 @@ def fuzz_config(f: Fixtures) -> str:
             f'"path.feed_id" = {toml(f.feed_id)}',
             f'"path.token" = {toml(f.feed_token)}',
             f'"path.user_id" = {toml(f.user_id)}',
+            f'"path.request_id" = {toml(f.mentoring["request_id"])}',
+            f'"path.match_id" = {toml(f.mentoring["match_id"])}',
+            f'"path.run_id" = {toml(f.mentoring["run_id"])}',
+            f'"path.meeting_id" = {toml(f.mentoring["meeting_id"])}',
+            f'"query.hub_id" = {toml(f.hub_id)}',
             "",
             operation(
                 "/api/catalogue/events/{event_id}/cancel",
@@ -303,6 +410,23 @@ def fuzz_config(f: Fixtures) -> str:
                 "/api/catalogue/sessions/{session_id}/cancel",
                 "POST",
                 {"path.session_id": f.cancel_session_id},
+            ),
+            operation(
+                "/api/mentoring/mentors/{user_id}",
+                "PUT",
+                {"path.user_id": f.mentoring["mentor_id"]},
+            ),
+            operation(
+                "/calendar/mentoring/{token}.ics",
+                "GET",
+                {"path.token": f.mentoring[f"{_feed_owner(f.role)}_feed_token"]},
+            ),
+            operation(
+                "/api/mentoring/calendar-feeds/{feed_id}",
+                "DELETE",
+                {"path.feed_id": f.mentoring[f"{_feed_owner(f.role)}_feed_id"]},
+                # A hub lead has no caseload feed and may revoke nobody's (404 each time).
+                enabled=f.role != "hub_lead",
             ),
             operation("/api/auth/confirm-email", "GET", {"query.token": f.confirm_token}),
             operation("/api/auth/confirm-email", "POST", {"query.token": f.confirm_token}),
@@ -394,4 +518,9 @@ def test_no_server_errors_and_responses_match_the_schema_for_every_role(
             f"{r.role}:\n" + r.output[-8000:] + "\n" + fuzz_platform.log_tail(40)
         )
         assert "Tested:" in r.output and " passed" in r.output, r.output[-3000:]
+        selected = re.search(r"Selected:\s+(\d+)/", r.output)
+        tested = re.search(r"Tested:\s+(\d+)", r.output)
+        assert selected and tested, r.output[-3000:]
+        # Every selected operation reached, not cut short by the time limit.
+        assert tested.group(1) == selected.group(1), f"{r.role}: " + r.output[-3000:]
         assert "WARNINGS" not in r.output, f"{r.role}:\n" + r.output[-6000:]
