@@ -28,7 +28,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 install: $(STAMP) $(NODE_STAMP) ## create .venv and install the pinned dependencies
 
-run: $(STAMP) ## start the whole platform with demo data
+run: $(STAMP) $(NODE_STAMP) ## start the whole platform with demo data
 	$(BIN)/eyhub up --demo
 
 test: install ## run the whole suite (embedded; plus PostgreSQL/RabbitMQ when configured)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import MIGRATIONS, api, headers, limits, openapi, operations, proxy
+from gateway import MIGRATIONS, api, headers, limits, openapi, operations, proxy, web
 from gateway.hubs import HubDirectory
 from gateway.keys import KeyRing
 from gateway.readiness import keys_check, services_check
@@ -41,6 +41,7 @@ def _configure(app: Flask, rt: Runtime) -> None:
     add_deep_check(rt, "services", services_check(settings, upstreams))
     openapi.install(app, openapi.SpecCache(settings, upstreams.session))
     headers.install(app, settings)
+    web.install(app, rt)  # the web pages (gateway/web): GOV.UK Frontend, CSRF, /assets
 
     operations.ensure_admin(rt.db, settings)
 

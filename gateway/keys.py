@@ -176,6 +176,12 @@ class KeyRing:
             self._checked = time.monotonic()
 
     @property
+    def keys(self) -> list[SigningKey]:
+        """Every key still trusted, oldest first (the newest signs)."""
+        self._refresh()
+        return list(self._keys)
+
+    @property
     def signing_key(self) -> SigningKey:
         self._refresh()
         return self._keys[-1]

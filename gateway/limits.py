@@ -16,13 +16,15 @@ A breach is a 429 problem document with ``Retry-After`` in seconds.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 from limits import RateLimitItem, parse_many
 
@@ -34,8 +36,32 @@ from shared.web import runtime
 View = TypeVar("View", bound=Callable[..., object])
 
 
+#: The web pages (gateway/web/) call the API over HTTP on the user's behalf, so every
+#: page's call would come from the gateway's own address and share its limits; the page
+#: sends the browser's address in this header, signed with a secret only gateways have.
+WEB_CLIENT_HEADER = "X-Eyhub-Web-Client"
+#: ``app.config`` key of that secret (set by gateway/web/session.py).
+WEB_CLIENT_SECRET = "EYHUB_WEB_CLIENT_SECRET"
+
+
+def _signature(secret: bytes, address: str) -> str:
+    return hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()
+
+
+def vouch(secret: bytes, address: str) -> str:
+    """The header value by which a web page passes on its browser's address."""
+    return f"{address} {_signature(secret, address)}"
+
+
 def client_ip() -> str:
-    """The caller's address (ProxyFix has applied EYHUB_TRUSTED_PROXY_HOPS by now)."""
+    """The caller's address (ProxyFix has applied EYHUB_TRUSTED_PROXY_HOPS by now), or
+    the browser's, when a web page of this gateway vouches for it (else ignored)."""
+    claimed = request.headers.get(WEB_CLIENT_HEADER)
+    secret = current_app.config.get(WEB_CLIENT_SECRET)
+    if claimed and secret:
+        address, _, signature = claimed.rpartition(" ")
+        if address and hmac.compare_digest(signature, _signature(secret, address)):
+            return address
     return request.remote_addr or "unknown"
 
 

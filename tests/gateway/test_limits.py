@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from gateway.limits import validate
+from gateway.limits import WEB_CLIENT_HEADER, WEB_CLIENT_SECRET, validate, vouch
 from shared.config import load_settings
 from tests.gateway.conftest import admin_token, auth, problem
 
@@ -188,3 +188,31 @@ def test_replicas_share_counts_through_redis(make_gateway, redis_url: str) -> No
     problem(second.post("/api/auth/token", json=bad), 401)
     problem(first.post("/api/auth/token", json=bad), 429)
     problem(second.post("/api/auth/token", json=bad), 429)
+
+
+def test_web_pages_pass_on_the_browsers_address_only_when_signed(make_gateway) -> None:  # type: ignore[no-untyped-def]
+    """The web pages call the API from the gateway's own address: without the vouched
+    browser address every visitor would share one per-IP failure budget (and 30 wrong
+    passwords anywhere would lock every web sign-in out); a forged header counts for
+    nothing."""
+    gw = make_gateway()
+    secret = gw.application.config[WEB_CLIENT_SECRET]
+    gateway_ip = "10.0.0.5"
+
+    def via_web(browser: str, email: str, header: str | None = None):  # type: ignore[no-untyped-def]
+        return gw.post(
+            "/api/auth/token",
+            json={"email": email, "password": "Summer2027!"},
+            environ_base={"REMOTE_ADDR": gateway_ip},
+            headers={WEB_CLIENT_HEADER: header or vouch(secret, browser)},
+        )
+
+    statuses = [via_web("192.0.2.1", f"p{i}@example.org").status_code for i in range(31)]
+    assert statuses[:30] == [401] * 30 and statuses[30] == 429
+    # Another browser through the same gateway is not affected.
+    assert via_web("192.0.2.2", "p0@example.org").status_code == 401
+    # A forged claim (to the blocked browser's address) is ignored: the caller is the
+    # address it comes from, which has no failures yet.
+    forged = f"192.0.2.1 {'0' * 64}"
+    assert via_web("", "p1@example.org", header=forged).status_code == 401
+    assert via_web("", "p2@example.org", header="192.0.2.1 nonsense").status_code == 401

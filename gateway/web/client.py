@@ -1,0 +1,133 @@
+"""The web pages' API client: the public HTTP API at the gateway's own URL, nothing else.
+
+Every call goes to ``settings.gateway_url`` + ``/api/...`` with the signed-in user's
+bearer token (as any other client would), so the pages see exactly what the API allows
+that user, and the services' own rules, limits and logs apply. ``parallel`` runs a
+page's independent calls at once on a small shared thread pool: a page costs one round
+of calls, not one per item.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from gateway.limits import WEB_CLIENT_HEADER
+
+T = TypeVar("T")
+
+#: Calls a page makes at once, across every request of this process.
+POOL_SIZE = 8
+TIMEOUT = (3.0, 30.0)
+
+_http = requests.Session()
+_http.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=32))
+_http.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=32))
+_http.trust_env = False  # never through an HTTP(S)_PROXY: this is a call to ourselves
+_pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="eyhub-web-api")
+
+
+class ApiError(Exception):
+    """A non-2xx answer: its status and problem document (title, detail, errors)."""
+
+    def __init__(self, status: int, problem: dict[str, Any] | None = None) -> None:
+        self.status = status
+        self.problem = problem or {}
+        super().__init__(f"{status}: {self.detail}")
+
+    @property
+    def detail(self) -> str:
+        return str(self.problem.get("detail") or self.problem.get("title") or "Error")
+
+    @property
+    def errors(self) -> dict[str, Any]:
+        errs = self.problem.get("errors")
+        return errs if isinstance(errs, dict) else {}
+
+    @property
+    def retry_after(self) -> int | None:
+        value = self.problem.get("retry_after")
+        return int(value) if isinstance(value, int | float) else None
+
+
+class Api:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        request_id: str | None = None,
+        client: str | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.request_id = request_id
+        #: ``X-Eyhub-Web-Client``: the browser's address, vouched for (gateway/limits.py)
+        self.client = client
+
+    def with_token(self, token: str | None) -> Api:
+        return Api(self.base_url, token, self.request_id, self.client)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """The decoded JSON body of a 2xx answer (None when empty); ApiError otherwise."""
+        sent = {"Accept": "application/json", **(headers or {})}
+        if self.token:
+            sent["Authorization"] = f"Bearer {self.token}"
+        if self.client:
+            sent[WEB_CLIENT_HEADER] = self.client
+        if self.request_id:
+            # The page's id, suffixed: each call is its own request, all correlated.
+            sent["X-Request-ID"] = f"{self.request_id}.{uuid.uuid4().hex[:8]}"
+        clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+        try:
+            resp = _http.request(
+                method,
+                self.base_url + path,
+                params=clean,
+                json=json,
+                headers=sent,
+                timeout=TIMEOUT,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise ApiError(503, {"title": "Service unavailable", "detail": str(exc)}) from exc
+        if 200 <= resp.status_code < 300:
+            return resp.json() if resp.content else None
+        try:
+            problem = resp.json()
+        except ValueError:
+            problem = {"title": resp.reason}
+        if not isinstance(problem, dict):
+            problem = {"title": resp.reason}
+        if "Retry-After" in resp.headers and resp.headers["Retry-After"].isdigit():
+            problem["retry_after"] = int(resp.headers["Retry-After"])
+        raise ApiError(resp.status_code, problem)
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.call("GET", path, params=params)
+
+    def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None) -> Any:
+        return self.call("POST", path, json=json if json is not None else {}, headers=headers)
+
+    def delete(self, path: str) -> Any:
+        return self.call("DELETE", path)
+
+
+def parallel(*calls: Callable[[], T]) -> list[T]:
+    """Run independent calls at once; their results in order (the first error raised)."""
+    if len(calls) == 1:
+        return [calls[0]()]
+    futures = [_pool.submit(c) for c in calls]
+    return [f.result() for f in futures]

@@ -1,0 +1,544 @@
+"""The pages: home, sign in/out, register, find training, a session, my bookings.
+
+Each view reads what it shows from the public API (``client.Api``) in one round of calls
+(``client.parallel`` where a page needs several), and each form posts here, then to the
+API, then redirects (post/redirect/get) with a one-off message, or shows the page again
+with a GOV.UK error summary and inline messages.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    get_flashed_messages,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf.csrf import CSRFProtect
+
+from gateway.limits import WEB_CLIENT_SECRET, vouch
+from gateway.web import session as signin
+from gateway.web.client import Api, ApiError, parallel
+from gateway.web.formatting import (
+    FILTERS,
+    FORMATS,
+    KINDS,
+    SETTING_LABELS,
+    TOPIC_LABELS,
+    london_midnight_utc,
+    next_day,
+    parse_utc,
+)
+from shared.web import runtime
+
+T = TypeVar("T")
+
+bp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/web",
+)
+csrf = CSRFProtect()
+
+PAGE_SIZE = 10
+#: Bookings that no longer hold or wait for a place.
+ENDED = frozenset({"cancelled", "funding_declined"})
+CANCELLABLE = frozenset(
+    {"pending_payment", "pending_funding", "confirmed", "waitlisted", "offered"}
+)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class SignInNeeded(Exception):
+    """The page needs a signed-in user (none, or the session could not be refreshed)."""
+
+
+# -- plumbing ------------------------------------------------------------------------------
+@bp.record_once
+def _filters(state: Any) -> None:
+    state.app.jinja_env.filters.update(FILTERS)
+
+
+def csp_nonce() -> str:
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return str(g.csp_nonce)
+
+
+def page_headers(resp: Response) -> Response:
+    """What every HTML page answers with: its own CSP (GOV.UK Frontend's inline
+    bootstrap runs with a nonce), and no caching of pages that may show personal data."""
+    if resp.mimetype == "text/html":
+        resp.headers["Content-Security-Policy"] = (
+            "default-src 'self'; "
+            f"script-src 'self' 'nonce-{csp_nonce()}'; "
+            "style-src 'self'; img-src 'self' data:; font-src 'self'; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+        )
+        resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.app_context_processor
+def _context() -> dict[str, Any]:
+    user = signin.user()
+    roles = set(user["roles"]) if user else set()
+    nav = [("Find training", url_for("web.find_training"), "find_training")]
+    if user and roles & {"practitioner", "mentor", "hub_lead"}:
+        nav.append(("My bookings", url_for("web.my_bookings"), "my_bookings"))
+    return {
+        "current_user": user,
+        "csp_nonce": csp_nonce(),
+        "navigation": nav,
+        "active_page": (request.endpoint or "").removeprefix("web."),
+    }
+
+
+@bp.before_request
+def _protect() -> None:
+    if request.method == "POST":
+        csrf.protect()
+
+
+bp.after_request(page_headers)
+
+
+def _base_api() -> Api:
+    """Calls on behalf of this browser: its address goes along, vouched for, so the
+    API's per-IP limits count the person, not the gateway (gateway/limits.py)."""
+    secret = current_app.config[WEB_CLIENT_SECRET]
+    client = vouch(secret, request.remote_addr or "unknown")
+    return Api(runtime().settings.gateway_url, None, g.get("request_id"), client)
+
+
+def _api(required: bool) -> Api:
+    base = _base_api()
+    token = signin.access_token(base)
+    if token is None and required:
+        raise SignInNeeded
+    return base.with_token(token)
+
+
+def with_api(fn: Callable[[Api], T], *, required: bool = True) -> T:
+    """Run ``fn`` with the user's API client; on a 401, refresh the tokens once and retry
+    (an access token can stop working early: a role change, a sign-out everywhere)."""
+    api = _api(required)
+    try:
+        return fn(api)
+    except ApiError as exc:
+        if exc.status != 401 or api.token is None:
+            raise
+    if not signin.refresh(_base_api()):
+        raise SignInNeeded
+    return fn(_api(True))
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site (no //host, no scheme): where to go after signing in."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return url_for("web.home")
+
+
+def field_errors(errors: list[dict[str, str]]) -> dict[str, str]:
+    return {e["field"]: e["text"] for e in errors}
+
+
+def _api_field_errors(exc: ApiError, fields: dict[str, str]) -> list[dict[str, str]]:
+    """The API's 422 ``errors`` as error-summary entries for the form's fields."""
+    out = []
+    for name, messages in exc.errors.items():
+        text = messages[0] if isinstance(messages, list) and messages else str(messages)
+        out.append({"field": fields.get(name, next(iter(fields.values()))), "text": str(text)})
+    return out or [{"field": next(iter(fields.values())), "text": exc.detail}]
+
+
+# -- home ----------------------------------------------------------------------------------
+@bp.route("/")
+def home() -> str:
+    page = with_api(lambda api: api.get("/api/catalogue/sessions", limit=5), required=False)
+    return render_template("web/home.html", sessions=page.get("items", []))
+
+
+# -- sign in, sign out, register -----------------------------------------------------------
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> Any:
+    next_url = safe_next(request.values.get("next"))
+    errors: list[dict[str, str]] = []
+    email = ""
+    if request.method == "POST":
+        email = request.form.get("email", "").strip()
+        password = request.form.get("password", "")
+        if not email:
+            errors.append({"field": "email", "text": "Enter your email address"})
+        if not password:
+            errors.append({"field": "password", "text": "Enter your password"})
+        if not errors:
+            try:
+                tokens = _base_api().post(
+                    "/api/auth/token", json={"email": email, "password": password}
+                )
+            except ApiError as exc:
+                if exc.status == 401:
+                    errors.append(
+                        {"field": "email", "text": "Enter a correct email address and password"}
+                    )
+                elif exc.status == 429:
+                    minutes = max(1, -(-(exc.retry_after or 60) // 60))
+                    errors.append(
+                        {
+                            "field": "email",
+                            "text": f"Too many attempts to sign in. Try again in "
+                            f"{minutes} minute{'s' if minutes != 1 else ''}",
+                        }
+                    )
+                else:
+                    errors += _api_field_errors(exc, {"email": "email", "password": "password"})
+            else:
+                signin.start(tokens)
+                return redirect(next_url)
+    status = 400 if errors else 200
+    return (
+        render_template(
+            "web/sign_in.html",
+            errors=errors,
+            by_field=field_errors(errors),
+            email=email,
+            next_url=request.values.get("next", ""),
+        ),
+        status,
+    )
+
+
+@bp.route("/sign-out", methods=["POST"])
+def sign_out() -> Any:
+    refresh_token = signin.session.get("refresh_token")
+    if signin.user() is not None:
+        try:
+            api = _api(False)
+            if api.token:
+                api.post("/api/auth/logout", json={"refresh_token": refresh_token})
+        except ApiError:
+            pass  # signed out here whatever the API said; the tokens expire anyway
+    signin.end()
+    flash("You have signed out.", "success")
+    return redirect(url_for("web.home"))
+
+
+REGISTER_FIELDS = {
+    "name": "name",
+    "email": "email",
+    "password": "password",
+    "setting_type": "setting_type",
+    "setting_name": "setting_name",
+}
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register() -> Any:
+    errors: list[dict[str, str]] = []
+    form = {k: request.form.get(k, "").strip() for k in ("name", "email", "setting_name")}
+    form["setting_type"] = request.form.get("setting_type", "")
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        if not form["name"]:
+            errors.append({"field": "name", "text": "Enter your full name"})
+        if not form["email"]:
+            errors.append({"field": "email", "text": "Enter your email address"})
+        if len(password) < 8:
+            errors.append({"field": "password", "text": "Password must be 8 characters or more"})
+        if form["setting_type"] not in SETTING_LABELS:
+            errors.append({"field": "setting_type", "text": "Select where you work"})
+        if not errors:
+            body = {**form, "password": password}
+            if not body["setting_name"]:
+                body.pop("setting_name")
+            try:
+                answer = _base_api().post("/api/auth/register", json=body)
+            except ApiError as exc:
+                if exc.status == 429:
+                    errors.append(
+                        {"field": "email", "text": "Too many registrations. Try again later"}
+                    )
+                else:
+                    errors += _api_field_errors(exc, REGISTER_FIELDS)
+            else:
+                return render_template("web/register_done.html", email=answer.get("email"))
+    return (
+        render_template(
+            "web/register.html",
+            errors=errors,
+            by_field=field_errors(errors),
+            form=form,
+            settings=SETTING_LABELS,
+        ),
+        400 if errors else 200,
+    )
+
+
+# -- find training -------------------------------------------------------------------------
+def _parse_day(raw: str, field: str, name: str, errors: list[dict[str, str]]) -> date | None:
+    if not raw:
+        return None
+    if _DATE.match(raw):
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            pass
+    errors.append({"field": field, "text": f"{name} must be a real date"})
+    return None
+
+
+@bp.route("/find-training")
+def find_training() -> Any:
+    args = request.args
+    chosen = {
+        k: args.get(k, "").strip()
+        for k in ("kind", "topic", "audience", "format", "from", "to", "q", "cursor")
+    }
+    errors: list[dict[str, str]] = []
+    for key, allowed, name in (
+        ("kind", KINDS, "kind of training"),
+        ("topic", TOPIC_LABELS, "topic"),
+        ("audience", SETTING_LABELS, "setting"),
+        ("format", FORMATS, "format"),
+    ):
+        if chosen[key] and chosen[key] not in allowed:
+            errors.append({"field": key, "text": f"Select a {name} from the list"})
+    if len(chosen["q"]) > 100:
+        errors.append({"field": "q", "text": "Search words must be 100 characters or fewer"})
+    start = _parse_day(chosen["from"], "from", "Date from", errors)
+    end = _parse_day(chosen["to"], "to", "Date to", errors)
+    if start and end and end < start:
+        errors.append({"field": "to", "text": "Date to must be the same as or after date from"})
+
+    params: dict[str, Any] = {
+        "kind": chosen["kind"],
+        "topic": chosen["topic"],
+        "audience": chosen["audience"],
+        "format": chosen["format"],
+        "q": chosen["q"],
+        "cursor": chosen["cursor"],
+        "limit": PAGE_SIZE,
+    }
+    if start:
+        params["from"] = max(london_midnight_utc(start), _now_utc())
+    if end:
+        params["to"] = london_midnight_utc(next_day(end))
+    page: dict[str, Any] = {"items": [], "next_cursor": None}
+    if not errors:
+        try:
+            page = with_api(
+                lambda api: api.call("GET", "/api/catalogue/sessions", params=params),
+                required=False,
+            )
+        except ApiError as exc:
+            if exc.status not in (400, 422):
+                raise
+            errors.append({"field": "q", "text": "Check your search and try again"})
+    keep = {k: v for k, v in chosen.items() if v and k != "cursor"}
+    return (
+        render_template(
+            "web/find_training.html",
+            errors=errors,
+            by_field=field_errors(errors),
+            chosen=chosen,
+            sessions=page.get("items", []),
+            next_url=(
+                url_for("web.find_training", **keep, cursor=page["next_cursor"])
+                if page.get("next_cursor")
+                else None
+            ),
+            first_url=url_for("web.find_training", **keep) if chosen["cursor"] else None,
+            kinds=KINDS,
+            topics=TOPIC_LABELS,
+            settings=SETTING_LABELS,
+            formats=FORMATS,
+        ),
+        400 if errors else 200,
+    )
+
+
+def _now_utc() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- one session ---------------------------------------------------------------------------
+def _session_view(session_id: uuid.UUID, errors: list[dict[str, str]] | None = None) -> Any:
+    user = signin.user()
+
+    def load(api: Api) -> list[Any]:
+        calls: list[Callable[[], Any]] = [
+            lambda: api.get(f"/api/catalogue/sessions/{session_id}"),
+            lambda: api.get(f"/api/bookings/sessions/{session_id}/availability"),
+        ]
+        if api.token:
+            calls.append(lambda: api.get("/api/bookings", session_id=str(session_id), limit=200))
+        return parallel(*calls)
+
+    try:
+        results = with_api(load, required=False)
+    except ApiError as exc:
+        if exc.status == 404:
+            abort(404)
+        raise
+    item, availability = results[0], results[1]
+    mine = None
+    if len(results) > 2 and user:
+        mine = next(
+            (
+                b
+                for b in results[2].get("items", [])
+                if b.get("user_id") == user["id"] and b.get("status") not in ENDED
+            ),
+            None,
+        )
+    starts = parse_utc(item.get("starts_at"))
+    open_for_booking = (
+        item.get("status") == "scheduled"
+        and item.get("event_status", "published") == "published"
+        and starts is not None
+        and starts > datetime.now(UTC)
+    )
+    errors = errors or []
+    return (
+        render_template(
+            "web/session.html",
+            item=item,
+            availability=availability,
+            mine=mine,
+            open_for_booking=open_for_booking,
+            idempotency_key=str(uuid.uuid4()),
+            errors=errors,
+            by_field=field_errors(errors),
+        ),
+        409 if errors else 200,
+    )
+
+
+@bp.route("/sessions/<uuid:session_id>")
+def session_page(session_id: uuid.UUID) -> Any:
+    return _session_view(session_id)
+
+
+@bp.route("/sessions/<uuid:session_id>/book", methods=["POST"])
+def book(session_id: uuid.UUID) -> Any:
+    key = request.form.get("idempotency_key", "")
+    try:
+        key = str(uuid.UUID(key))
+    except ValueError:
+        key = str(uuid.uuid4())
+    try:
+        booking = with_api(
+            lambda api: api.post(
+                "/api/bookings",
+                json={"session_id": str(session_id)},
+                headers={"Idempotency-Key": key},
+            )
+        )
+    except SignInNeeded:
+        return redirect(
+            url_for("web.sign_in", next=url_for("web.session_page", session_id=session_id))
+        )
+    except ApiError as exc:
+        if exc.status == 404:
+            abort(404)
+        if exc.status not in (403, 409, 422):
+            raise
+        return _session_view(session_id, [{"field": "book", "text": exc.detail}])
+    title = (booking.get("session") or {}).get("title", "the session")
+    status = booking.get("status")
+    if status == "waitlisted":
+        message = (
+            f"You are on the waiting list for {title} "
+            f"(number {booking.get('waitlist_position')}). We will email you if a place comes up."
+        )
+    elif status == "pending_payment":
+        message = f"Your place on {title} is held until you pay."
+    else:
+        message = f"You have booked a place on {title}."
+    flash(message, "success")
+    return redirect(url_for("web.my_bookings"))
+
+
+# -- my bookings ---------------------------------------------------------------------------
+@bp.route("/my-bookings")
+def my_bookings() -> Any:
+    bookings, feeds = with_api(
+        lambda api: parallel(
+            lambda: api.get("/api/bookings", limit=200),
+            lambda: api.get("/api/bookings/calendar-feeds"),
+        )
+    )
+    now = datetime.now(UTC)
+    upcoming, past = [], []
+    for b in bookings.get("items", []):
+        starts = parse_utc((b.get("session") or {}).get("starts_at"))
+        is_upcoming = starts is not None and starts > now and b.get("status") not in ENDED
+        (upcoming if is_upcoming else past).append(b)
+    upcoming.sort(key=lambda b: b["session"]["starts_at"])
+    past.sort(key=lambda b: (b.get("session") or {}).get("starts_at", ""), reverse=True)
+    messages = get_flashed_messages(with_categories=True)
+    new_feed = next((m for c, m in messages if c == "feed"), None)
+    return render_template(
+        "web/my_bookings.html",
+        upcoming=upcoming,
+        past=past,
+        cancellable=CANCELLABLE,
+        feeds=[f for f in feeds.get("items", []) if f.get("scope") == "me"],
+        new_feed=new_feed,
+        webcal=_webcal(new_feed) if new_feed else None,
+        messages=[(c, m) for c, m in messages if c != "feed"],
+    )
+
+
+def _webcal(url: str) -> str:
+    return re.sub(r"^https?://", "webcal://", url)
+
+
+@bp.route("/my-bookings/<uuid:booking_id>/cancel", methods=["POST"])
+def cancel_booking(booking_id: uuid.UUID) -> Any:
+    try:
+        booking = with_api(lambda api: api.post(f"/api/bookings/{booking_id}/cancel", json={}))
+    except ApiError as exc:
+        if exc.status not in (404, 409):
+            raise
+        flash(exc.detail, "error")
+    else:
+        title = (booking.get("session") or {}).get("title", "the session")
+        flash(f"Your booking for {title} is cancelled.", "success")
+    return redirect(url_for("web.my_bookings"))
+
+
+@bp.route("/my-bookings/calendar", methods=["POST"])
+def subscribe() -> Any:
+    feed = with_api(lambda api: api.post("/api/bookings/calendar-feeds", json={"scope": "me"}))
+    flash(feed["url"], "feed")
+    return redirect(url_for("web.my_bookings") + "#calendar")
+
+
+@bp.route("/my-bookings/calendar/<uuid:feed_id>/revoke", methods=["POST"])
+def revoke_feed(feed_id: uuid.UUID) -> Any:
+    try:
+        with_api(lambda api: api.delete(f"/api/bookings/calendar-feeds/{feed_id}"))
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+    flash("The calendar link is turned off. Calendars using it will stop updating.", "success")
+    return redirect(url_for("web.my_bookings") + "#calendar")

@@ -1,0 +1,105 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, axe-core, screenshots.
+
+One browser for the whole test session, a fresh context (cookies, storage) per test,
+against the shared ``platform`` (tests/conftest.py), so no platform of their own starts.
+No browser is downloaded: Playwright drives ``/usr/bin/chromium`` (``.ci/run`` installs
+the Debian package when it is missing).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.platform import REPO, Platform
+
+CHROMIUM = Path(os.environ.get("EYHUB_CHROMIUM", "/usr/bin/chromium"))
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = REPO / "var" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1280, "height": 800}
+#: axe impacts that fail a page (WCAG 2.2 AA rules and axe's best practices).
+FAILING = ("serious", "critical")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    if not AXE.exists():
+        pytest.skip("no node_modules/axe-core (npm ci)")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--lang=en-GB"]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def web(platform: Platform) -> Platform:
+    """The shared platform, for the browser journeys (on the embedded backend only: the
+    pages are API clients, so the backend changes nothing they do)."""
+    if platform.backend.is_server:
+        pytest.skip("browser journeys run on the embedded platform")
+    return platform
+
+
+@pytest.fixture
+def page(browser: Any, web: Platform) -> Iterator[Any]:
+    context = browser.new_context(base_url=web.url, viewport=LAPTOP, locale="en-GB")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Scripts must not fail, and every asset (CSS, JS, fonts, images) must load; pages
+    # themselves may answer 4xx (the error pages are tested).
+    page.on(
+        "response",
+        lambda r: (
+            errors.append(f"{r.status} {r.url}")
+            if r.status >= 400 and r.request.resource_type != "document"
+            else None
+        ),
+    )
+    yield page
+    context.close()
+    assert not errors, f"errors in the browser: {errors}"
+
+
+_AXE_RUN = """async () => {
+  const result = await axe.run(document, {
+    runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa',
+                                    'best-practice']},
+    resultTypes: ['violations'],
+  });
+  return result.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5),
+  }));
+}"""
+
+
+def check_a11y(page: Any) -> list[dict[str, Any]]:
+    """Run axe-core on the page; fail on any serious or critical violation."""
+    # evaluate, not a <script> tag: the pages' CSP rightly refuses injected scripts.
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    violations = page.evaluate(_AXE_RUN)
+    bad = [v for v in violations if v["impact"] in FAILING]
+    assert not bad, f"axe on {page.url}: {bad}"
+    return violations
+
+
+def screenshot(page: Any, name: str) -> None:
+    """The page at phone and laptop widths, into var/screenshots/ (gitignored)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for label, size in (("phone", PHONE), ("laptop", LAPTOP)):
+        page.set_viewport_size(size)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(LAPTOP)
