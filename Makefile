@@ -9,8 +9,8 @@ PYTEST_ARGS ?=
 # The slowest tests are printed at the end of every run, so a slow one is seen early.
 PYTEST_DURATIONS ?= 25
 # Two workers suit the 2-core CI machine. Tests are spread one by one (loadgroup), except
-# those on the shared platform of real processes, kept on one worker (tests/conftest.py)
-# so it starts once per backend.
+# those on the shared platform of real processes: each backend's are kept on one worker
+# (tests/conftest.py), so each platform starts once and the two run side by side.
 PYTEST_WORKERS ?= 2
 
 .PHONY: install run test fuzz lint format bench clean

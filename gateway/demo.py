@@ -27,6 +27,9 @@ MENTORS = [
     ("Margaret Ellison", "margaret.ellison", "Former nursery manager; SEND and transitions."),
     ("David Achterberg", "david.achterberg", "Reception teacher; early reading and maths."),
     ("Nasreen Qureshi", "nasreen.qureshi", "Childminding network coordinator."),
+    ("Hannah Osei", "hannah.osei", "Early years teacher; outdoor learning and physical play."),
+    ("Gareth Pugh", "gareth.pugh", "Childminder of twenty years; inspection readiness."),
+    ("Fatima Begum", "fatima.begum", "Speech and language specialist; EAL and early talk."),
 ]
 PRACTITIONERS = [
     ("Amira Hussain", "amira.hussain", "childminder", "Little Acorns Childminding"),

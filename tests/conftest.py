@@ -40,12 +40,15 @@ def _on_server(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests on the shared platform run on one xdist worker (it starts once per backend,
-    not once per worker); without PostgreSQL/RabbitMQ configured, server tests are
-    deselected, not set up only to skip."""
+    """Tests on the shared platform of one backend run on one xdist worker (so each
+    backend's platform starts once, and the two backends' groups run side by side);
+    without PostgreSQL/RabbitMQ configured, server tests are deselected, not set up only
+    to skip."""
     for item in items:
         if "platform" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("platform"))
+            callspec = getattr(item, "callspec", None)
+            backend = callspec.params.get("platform", "any") if callspec else "any"
+            item.add_marker(pytest.mark.xdist_group(f"platform-{backend}"))
     if servers_configured():
         return
     deselected = [item for item in items if _on_server(item)]

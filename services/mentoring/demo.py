@@ -26,6 +26,9 @@ MENTOR_PLANS = [
     (["send", "psed", "communication_language"], ["nursery", "preschool", "childminder"]),
     (["early_reading", "mathematics", "literacy"], ["school", "nursery", "preschool"]),
     (["childminding_practice", "safeguarding", "leadership"], ["childminder", "other"]),
+    (["physical", "expressive_arts", "psed"], ["nursery", "preschool", "school"]),
+    (["childminding_practice", "safeguarding", "mathematics"], ["childminder"]),
+    (["communication_language", "early_reading", "send"], ["childminder", "nursery"]),
 ]
 #: Per practitioner (in order): topics and goals of their request.
 REQUEST_PLANS = [
