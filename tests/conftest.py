@@ -112,18 +112,33 @@ def embedded(tmp_path: Path) -> Iterator[Backend]:
     b.destroy()
 
 
+#: Limits lifted on the shared platform (see ``platform``).
+SHARED_PLATFORM_LIMITS = {
+    "EYHUB_RATE_LIMIT_LOGIN_IP": "100000/minute",
+    "EYHUB_RATE_LIMIT_LOGIN_ACCOUNT": "100000/minute",
+    "EYHUB_RATE_LIMIT_REGISTER": "100000/minute",
+    "EYHUB_RATE_LIMIT_API": "100000/minute",
+}
+
+
 @pytest.fixture(scope="session", params=BACKEND_PARAMS)
 def platform(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
-    """The whole platform with demo data, in real processes, shared by a session."""
+    """The whole platform with demo data, in real processes, shared by a session.
+
+    The schemathesis run (tests/e2e/test_gateway_schemathesis.py) shares it too, so its
+    per-IP limits are out of the way: registrations, API calls and failed logins per IP
+    across emails. The per-(IP, email) login limit keeps its default (an e2e test counts
+    on it). It ends with a checked SIGTERM: exit 0 and no child left behind."""
     _skip_unless_configured(request.param)
     b = Backend(request.param, tmp_path_factory.mktemp(f"platform-{request.param}"))
     b.create(migrated=False)  # `eyhub up` migrating from nothing stays covered
-    p = Platform(b)
+    p = Platform(b, extra_env=SHARED_PLATFORM_LIMITS)
     try:
         p.start(demo=True)
         yield p
+        p.stop_cleanly()
     finally:
         p.stop()
         if os.environ.get("EYHUB_TEST_KEEP_LOGS") and p.log_path:

@@ -25,6 +25,44 @@ from tests.support.backends import Backend, free_port_base
 REPO = Path(__file__).resolve().parents[2]
 
 
+def children(pid: int) -> dict[int, int]:
+    """Every live process → its parent, read from /proc."""
+    table: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z":
+            table[int(entry.name)] = int(fields[1])
+    return table
+
+
+def descendants(pid: int) -> set[int]:
+    table = children(pid)
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {p for p, parent in table.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def alive(pids: set[int]) -> set[int]:
+    table = children(0)
+    return {p for p in pids if p in table}
+
+
 @dataclass
 class Platform:
     backend: Backend
@@ -82,6 +120,20 @@ class Platform:
                 self.proc.kill()
                 self.proc.wait(5)
         return self.proc.returncode
+
+    def stop_cleanly(self, timeout: float = 30.0) -> None:
+        """SIGTERM, then check what ``eyhub up`` promises: exit status 0 and no child
+        left running (every shared platform ends this way: tests/conftest.py)."""
+        assert self.proc is not None
+        family = descendants(self.proc.pid)
+        code = self.stop(timeout)
+        assert code == 0, f"eyhub up exited {code} on SIGTERM:\n{self.log_tail()}"
+        assert "eyhub up: stopped" in self.log_tail()
+        deadline = time.monotonic() + 10
+        while alive(family) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = alive(family)
+        assert not left, [(p, cmdline(p)) for p in left]
 
     # -- HTTP helpers ----------------------------------------------------------
     def request(self, method: str, path: str, *, token: str | None = None, **kw: Any):  # type: ignore[no-untyped-def]

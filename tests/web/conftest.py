@@ -28,11 +28,12 @@ FAILING = ("serious", "critical")
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright import sync_api
+
+    if not CHROMIUM.exists():  # a missing browser fails the journeys, never skips them
+        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)")
     if not AXE.exists():
-        pytest.skip("no node_modules/axe-core (npm ci)")
+        pytest.fail("no node_modules/axe-core: run make install (npm ci)")
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM), args=["--no-sandbox", "--lang=en-GB"]
@@ -43,10 +44,10 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def web(platform: Platform) -> Platform:
-    """The shared platform, for the browser journeys (on the embedded backend only: the
-    pages are API clients, so the backend changes nothing they do)."""
-    if platform.backend.is_server:
-        pytest.skip("browser journeys run on the embedded platform")
+    """The shared platform, for the browser journeys: the embedded one only (the tests
+    select it with ``EMBEDDED``; the pages are API clients, so the backend changes
+    nothing they do)."""
+    assert not platform.backend.is_server
     return platform
 
 

@@ -24,6 +24,9 @@ from tests.web.conftest import check_a11y, screenshot
 
 pytestmark = pytest.mark.e2e
 
+#: The journeys run on the embedded shared platform (see tests/web/conftest.py ``web``).
+EMBEDDED = pytest.mark.parametrize("platform", ["embedded"], indirect=True)
+
 AMIRA = f"{PRACTITIONERS[0][1]}@example.org"  # childminder, the brief's demo login
 SARAH = f"{PRACTITIONERS[7][1]}@example.org"  # another childminder: the keyboard journey
 
@@ -42,6 +45,7 @@ def _sign_in(page: Any, email: str) -> None:
     page.get_by_role("button", name="Sign out").wait_for()
 
 
+@EMBEDDED
 def test_pages_anonymous(page: Any, web: Platform) -> None:
     """Home links to sign in and find training; errors are GOV.UK pages and summaries."""
     page.goto("/")
@@ -78,6 +82,7 @@ def test_pages_anonymous(page: Any, web: Platform) -> None:
     assert forged.status_code == 400 and "csrf" not in forged.headers.get("Set-Cookie", "")
 
 
+@EMBEDDED
 def test_practitioner_books_subscribes_and_cancels(page: Any, web: Platform) -> None:
     _sign_in(page, AMIRA)
     cookie = next(c for c in page.context.cookies() if c["name"] == "eyhub_session")
@@ -151,6 +156,7 @@ def _tab_to(page: Any, matches: str, limit: int = 60) -> None:
     raise AssertionError(f"Tab never reached {matches} on {page.url}")
 
 
+@EMBEDDED
 def test_keyboard_only_journey(page: Any) -> None:
     page.goto("/")
     page.keyboard.press("Tab")
