@@ -47,9 +47,9 @@ from sqlalchemy import insert  # noqa: E402
 
 from services.bookings import feeds  # noqa: E402
 from services.bookings.app import create_app  # noqa: E402
-from services.bookings.feed_api import REFRESH  # noqa: E402
 from services.bookings.models import Booking, SessionReplica  # noqa: E402
 from shared.calendar import LONDON, LONDON_TZID, PRODID, london_vtimezone  # noqa: E402
+from shared.feeds import REFRESH, FeedItem  # noqa: E402
 from tests.support.backends import Backend, servers_configured  # noqa: E402
 from tests.support.tokens import bearer, install_test_verifier, make_token  # noqa: E402
 
@@ -120,7 +120,7 @@ def populate(db: Any, user_id: str, n: int, rng: random.Random) -> None:
         conn.commit()
 
 
-def raw_calendar(items: list[feeds.FeedItem], name: str) -> bytes:
+def raw_calendar(items: list[FeedItem], name: str) -> bytes:
     """The feed's calendar written directly with icalendar (no eyhub code in the loop)."""
     cal = Calendar()
     cal.add("version", "2.0")

@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from flask import Response, request
@@ -24,13 +25,57 @@ from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.http import is_resource_modified
 
-from shared.calendar import FEED_MAX_AGE, feed_response
+from shared.calendar import FEED_MAX_AGE, CalendarItem, build_calendar, feed_response
 from shared.config import Settings
 from shared.db import UTCDateTime, new_id, utcnow
 from shared.problems import Problem
 
 #: Longer tokens are refused before any lookup (ours are 43 characters).
 MAX_TOKEN_LENGTH = 200
+#: REFRESH-INTERVAL suggested to calendar apps.
+REFRESH = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One VEVENT of a feed, independent of how ICS is written."""
+
+    uid: str
+    summary: str
+    description: str
+    location: str | None
+    url: str | None
+    starts_at: datetime
+    ends_at: datetime
+    status: str  # CONFIRMED, TENTATIVE or CANCELLED
+    sequence: int
+    changed_at: datetime
+
+
+def render(items: Sequence[FeedItem], name: str) -> bytes:
+    """The feed as a ``METHOD:PUBLISH`` calendar; each item's DTSTAMP and LAST-MODIFIED
+    are its last change, so unchanged data gives the same bytes."""
+    return build_calendar(
+        [
+            CalendarItem(
+                uid=i.uid,
+                summary=i.summary,
+                starts_at=i.starts_at,
+                ends_at=i.ends_at,
+                dtstamp=i.changed_at,
+                last_modified=i.changed_at,
+                description=i.description or None,
+                location=i.location,
+                url=i.url,
+                sequence=i.sequence,
+                status=i.status,
+            )
+            for i in items
+        ],
+        method="PUBLISH",
+        name=name,
+        refresh_interval=REFRESH,
+    )
 
 
 class FeedColumns:

@@ -6,7 +6,6 @@ an unknown or revoked token is a plain 404, and the kernel scrubs it from access
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask.views import MethodView
@@ -15,7 +14,6 @@ from flask_smorest import Blueprint
 from services.bookings import feeds
 from services.bookings.models import CalendarFeed
 from shared import feeds as shared_feeds
-from shared.calendar import CalendarItem, build_calendar
 from shared.web import current_db, runtime
 
 bp = Blueprint(
@@ -24,32 +22,6 @@ bp = Blueprint(
     url_prefix="/calendar/feeds",
     description="Private calendar subscriptions (the URL from POST /api/bookings/calendar-feeds).",
 )
-
-REFRESH = timedelta(hours=1)
-
-
-def render(items: list[feeds.FeedItem], name: str) -> bytes:
-    return build_calendar(
-        [
-            CalendarItem(
-                uid=i.uid,
-                summary=i.summary,
-                starts_at=i.starts_at,
-                ends_at=i.ends_at,
-                dtstamp=i.changed_at,
-                last_modified=i.changed_at,
-                description=i.description or None,
-                location=i.location,
-                url=i.url,
-                sequence=i.sequence,
-                status=i.status,
-            )
-            for i in items
-        ],
-        method="PUBLISH",
-        name=name,
-        refresh_interval=REFRESH,
-    )
 
 
 @bp.route("/<token>.ics")
@@ -76,5 +48,8 @@ class Feed(MethodView):
                 items = feeds.my_items(s, settings, feed.user_id)
             name = feeds.feed_name(feed, s)
         return shared_feeds.calendar_response(
-            render(items, name), version.etag, version.last_modified, filename="eyhub.ics"
+            shared_feeds.render(items, name),
+            version.etag,
+            version.last_modified,
+            filename="eyhub.ics",
         )

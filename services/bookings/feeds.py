@@ -118,22 +118,6 @@ def owner_still_entitled(db: Database, feed: CalendarFeed) -> bool:
     return feed.scope != "hub" or feed.hub_id is None or state.leads_hub(feed.hub_id)
 
 
-@dataclass(frozen=True)
-class FeedItem:
-    """One VEVENT of a feed, independent of how ICS is written."""
-
-    uid: str
-    summary: str
-    description: str
-    location: str | None
-    url: str | None
-    starts_at: datetime
-    ends_at: datetime
-    status: str  # CONFIRMED, TENTATIVE or CANCELLED
-    sequence: int
-    changed_at: datetime
-
-
 def _location(row: Any) -> str | None:
     """Where a session happens (``row``: a SessionReplica, or a row with its columns)."""
     return row.venue or row.online_url
@@ -194,7 +178,7 @@ _MY_COLUMNS = (
 )
 
 
-def my_items(s: Session, settings: Settings, user_id: str) -> list[FeedItem]:
+def my_items(s: Session, settings: Settings, user_id: str) -> list[shared_feeds.FeedItem]:
     """A practitioner's bookings: places, waiting list (tentative), recent cancellations."""
     now = utcnow()
     rows = s.connection().execute(
@@ -214,7 +198,7 @@ def my_items(s: Session, settings: Settings, user_id: str) -> list[FeedItem]:
         else:
             status, prefix = "CONFIRMED", ""
         items.append(
-            FeedItem(
+            shared_feeds.FeedItem(
                 uid=invites.booking_uid(settings, row),
                 summary=prefix + row.title,
                 description="\n".join(_details(row)),
@@ -261,7 +245,7 @@ def _hub_sessions(hub_id: uuid.UUID, now: datetime) -> tuple[Any, ...]:
     return (SessionReplica.hub_id == hub_id, SessionReplica.ends_at >= now - WINDOW_BACK)
 
 
-def hub_items(s: Session, settings: Settings, hub_id: uuid.UUID) -> list[FeedItem]:
+def hub_items(s: Session, settings: Settings, hub_id: uuid.UUID) -> list[shared_feeds.FeedItem]:
     """Every session of a hub with how many are booked and waiting."""
     now = utcnow()
     rows = list(
@@ -284,7 +268,7 @@ def hub_items(s: Session, settings: Settings, hub_id: uuid.UUID) -> list[FeedIte
         changed = max(row.updated_at, last) if isinstance(last, datetime) else row.updated_at
         lines = [f"Booked: {st['held']} of {row.capacity}; waiting list: {st['waiting']}"]
         items.append(
-            FeedItem(
+            shared_feeds.FeedItem(
                 uid=f"session-{row.id}@{settings.public_host}",
                 summary=("Cancelled: " if cancelled else "") + row.title,
                 description="\n".join(lines + _details(row)),

@@ -8,7 +8,6 @@ before the calendar is written.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask.views import MethodView
@@ -17,7 +16,6 @@ from flask_smorest import Blueprint
 from services.mentoring import meetings
 from services.mentoring.meeting_models import CaseloadFeed
 from shared import feeds as shared_feeds
-from shared.calendar import CalendarItem, build_calendar
 from shared.web import current_db, runtime
 
 bp = Blueprint(
@@ -27,32 +25,6 @@ bp = Blueprint(
     description="Caseload calendar subscriptions (the URL from "
     "POST /api/mentoring/calendar-feeds).",
 )
-
-REFRESH = timedelta(hours=1)
-
-
-def render(items: list[meetings.FeedItem]) -> bytes:
-    return build_calendar(
-        [
-            CalendarItem(
-                uid=i.uid,
-                summary=i.summary,
-                starts_at=i.starts_at,
-                ends_at=i.ends_at,
-                dtstamp=i.changed_at,
-                last_modified=i.changed_at,
-                description=i.description or None,
-                location=i.location,
-                url=i.url,
-                sequence=i.sequence,
-                status=i.status,
-            )
-            for i in items
-        ],
-        method="PUBLISH",
-        name=meetings.FEED_NAME,
-        refresh_interval=REFRESH,
-    )
 
 
 @bp.route("/<token>.ics")
@@ -74,5 +46,8 @@ class CaseloadCalendar(MethodView):
             return shared_feeds.not_modified(view.etag)
         items = meetings.feed_items(settings, feed.user_id, view.rows)
         return shared_feeds.calendar_response(
-            render(items), view.etag, view.last_modified, filename="eyhub-mentoring.ics"
+            shared_feeds.render(items, meetings.FEED_NAME),
+            view.etag,
+            view.last_modified,
+            filename="eyhub-mentoring.ics",
         )

@@ -586,20 +586,6 @@ def owner_still_entitled(db: Database, feed: CaseloadFeed) -> bool:
     return state is None or state.is_active
 
 
-@dataclass(frozen=True)
-class FeedItem:
-    uid: str
-    summary: str
-    description: str
-    location: str | None
-    url: str | None
-    starts_at: datetime
-    ends_at: datetime
-    status: str
-    sequence: int
-    changed_at: datetime
-
-
 #: Digest of the code that writes feeds (and the icalendar release): part of every ETag,
 #: so a deploy that changes how a feed is written never hides behind an old ETag.
 _RENDERER = hashlib.sha256(
@@ -662,7 +648,9 @@ def feed_rows(s: Session, settings: Settings, feed: CaseloadFeed) -> CaseloadVie
     return CaseloadView(rows, digest.hexdigest(), latest)
 
 
-def feed_items(settings: Settings, user_id: str, rows: Iterable[Any]) -> list[FeedItem]:
+def feed_items(
+    settings: Settings, user_id: str, rows: Iterable[Any]
+) -> list[shared_feeds.FeedItem]:
     items = []
     for row in rows:
         mentor_name = row.mentor_name or "your mentor"
@@ -674,7 +662,7 @@ def feed_items(settings: Settings, user_id: str, rows: Iterable[Any]) -> list[Fe
         )
         cancelled = row.status == CANCELLED
         items.append(
-            FeedItem(
+            shared_feeds.FeedItem(
                 uid=meeting_uid(settings, row.id),
                 summary=("Cancelled: " if cancelled else "") + title,
                 description=_details(mentor_name, mentee_name, row),

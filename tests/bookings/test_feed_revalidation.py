@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from services.bookings import feed_api
 from services.bookings import operations as ops
 from services.bookings.models import Booking
+from shared import feeds as shared_feeds
 from tests.bookings.conftest import BookingsApp, future
 
 
@@ -42,7 +42,7 @@ def test_an_unchanged_feed_is_answered_without_rendering(
     def no_render(*_a: object, **_k: object) -> bytes:
         raise AssertionError("a 304 must not build the calendar")
 
-    monkeypatch.setattr(feed_api, "render", no_render)
+    monkeypatch.setattr(shared_feeds, "render", no_render)
     for header, value in (
         ("If-None-Match", first.headers["ETag"]),
         ("If-Modified-Since", first.headers["Last-Modified"]),
