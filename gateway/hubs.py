@@ -9,6 +9,7 @@ catalogue once and remembered.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Iterable
@@ -77,8 +78,6 @@ class HubDirectory:
                 raise Problem(
                     422, "Invalid request", errors={field: [f"No hub has the id {hub_id}."]}
                 )
-            try:
-                with db.transaction() as s:
-                    remember(s, hub_id, name)
-            except IntegrityError:  # the event arrived meanwhile
-                pass
+            # The hub's event may arrive meanwhile and record it first: either is fine.
+            with contextlib.suppress(IntegrityError), db.transaction() as s:
+                remember(s, hub_id, name)

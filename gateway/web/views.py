@@ -8,6 +8,7 @@ with a GOV.UK error summary and inline messages.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import uuid
@@ -297,10 +298,8 @@ def _parse_day(raw: str, field: str, name: str, errors: list[dict[str, str]]) ->
     if not raw:
         return None
     if _DATE.match(raw):
-        try:
+        with contextlib.suppress(ValueError):  # e.g. 2027-02-30: shaped right, not a day
             return date.fromisoformat(raw)
-        except ValueError:
-            pass
     errors.append({"field": field, "text": f"{name} must be a real date"})
     return None
 
