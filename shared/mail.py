@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import Integer, LargeBinary, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -86,7 +86,9 @@ class MailTemplates:
 
     def __init__(self, package: str, folder: str = "templates/mail") -> None:
         self.env = Environment(
-            loader=PackageLoader(package, folder),
+            # The service's own templates first, then the kernel's (the ``_base.html``
+            # layout every mail extends: shared/templates/mail/).
+            loader=ChoiceLoader([PackageLoader(package, folder), PackageLoader("shared", folder)]),
             autoescape=select_autoescape(["html"]),
             undefined=StrictUndefined,
             trim_blocks=True,
