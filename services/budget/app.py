@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from services.budget import MIGRATIONS
+from services.budget.api import bp as budget_bp
 from shared.config import Settings
 from shared.web import create_component_app
 
@@ -14,6 +15,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         "budget",
         migrations=MIGRATIONS,
         title="eyhub budget",
-        description="Funding, ledger, commitments, reconciliation and alerts.",
+        description="A hub's funding ledger: allocations, commitments, spend, card income, "
+        "corrections, alerts and reports.",
         settings=settings,
+        blueprints=[budget_bp],
     )

@@ -18,9 +18,9 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.orm import Session
 
 from eyhub.components import subscriptions
+from services.budget.handlers import handlers as budget_handlers
 from shared import events
 from shared.config import Settings
-from shared.identity import follow_identity
 from shared.messaging import Event, HandlerContext, Registry, publish
 from shared.messaging.topology import Topology, subscriptions_from
 
@@ -49,7 +49,9 @@ applied = Table(
 flags = Table("test_flags", metadata, Column("name", String(64), primary_key=True))
 
 registry = Registry(CONSUMER)
-follow_identity(registry)  # the consumer service's own binding, so its wiring holds
+# The consumer service's own bindings, so its wiring holds with the test queue added.
+for _spec in budget_handlers.specs:
+    registry.handles(*_spec.event_types, queue=_spec.purpose)(_spec.fn)
 
 
 def topology(settings: Settings) -> Topology:
