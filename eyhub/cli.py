@@ -89,6 +89,18 @@ def seed_demo_cmd() -> None:
         click.echo(f"  {role:<14} {email:<40} {password}")
 
 
+@main.command(
+    "stripe-local",
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def stripe_local_cmd(args: tuple[str, ...]) -> None:
+    """Run the local Stripe stand-in (development and tests; `eyhub stripe-local --help`)."""
+    from shared.stripe_local.__main__ import main as run
+
+    sys.exit(run(list(args)))
+
+
 @main.command("check")
 def check_cmd() -> None:
     """Check the bus wiring: every bound queue has handlers and every handler a binding."""

@@ -1,7 +1,7 @@
 """``eyhub up``: the whole platform in the foreground, all or nothing.
 
 Starts the gateway, the four services and their workers (the gateway's relays identity
-events) as child processes (each in
+events), and without a STRIPE_API_KEY the local Stripe stand-in, as child processes (each in
 its own process group, so stopping one stops everything it forked), waits until every
 HTTP component answers ``/readyz``, and prints where to go. If any child dies, ``up``
 names it, stops the rest and exits non-zero: never a half-alive platform.
@@ -17,11 +17,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 
 from eyhub.components import COMPONENTS
-from shared.config import Settings
+from shared.config import STRIPE_LOCAL_OFFSET, Settings
 from shared.retry import Backoff
 
 
@@ -44,7 +45,42 @@ def plan(settings: Settings) -> list[Child]:
     exe = [sys.executable, "-m", "eyhub"]
     children = [Child(c, [*exe, "serve", c]) for c in COMPONENTS]
     children += [Child(f"{c}-worker", [*exe, "worker", c]) for c in COMPONENTS]
+    if settings.stripe_local:
+        children.append(Child(STRIPE_LOCAL, stripe_local_argv(settings)))
     return children
+
+
+#: The local Stripe stand-in's child name (started when no STRIPE_API_KEY is set).
+STRIPE_LOCAL = "stripe-local"
+
+
+def stripe_local_argv(settings: Settings) -> list[str]:
+    """The stand-in on its port, its state in the data folder, webhooks to the gateway
+    (as Stripe would send them: through the public route, signed with our secret)."""
+    port = urlsplit(settings.stripe_api_base).port or settings.port_base + STRIPE_LOCAL_OFFSET
+    return [
+        sys.executable,
+        "-m",
+        "eyhub",
+        "stripe-local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--state",
+        str(settings.data_dir / "stripe-local.sqlite3"),
+        "--webhook-url",
+        f"{settings.gateway_url}/api/bookings/stripe/webhook",
+        "--webhook-secret",
+        settings.webhook_secret(),
+    ]
+
+
+def _ready_urls(settings: Settings) -> dict[str, str]:
+    urls = {c: f"http://127.0.0.1:{settings.port(c)}/readyz" for c in COMPONENTS}
+    if settings.stripe_local:
+        urls[STRIPE_LOCAL] = f"{settings.stripe_api_base}/_stripe_local/healthz"
+    return urls
 
 
 def _stop_all(children: list[Child], timeout: float = 15.0) -> None:
@@ -71,7 +107,7 @@ def _wait_ready(
     settings: Settings, children: list[Child], timeout: float, stopping: Callable[[], bool]
 ) -> Child | None:
     """Poll every /readyz; return a child that died meanwhile, else None once all ready."""
-    pending = {c: f"http://127.0.0.1:{settings.port(c)}/readyz" for c in COMPONENTS}
+    pending = _ready_urls(settings)
     deadline = time.monotonic() + timeout
     backoff = Backoff(base=0.05, cap=0.5)  # quick to notice readiness, gentle after
     while pending and not stopping():
@@ -137,6 +173,11 @@ def up(settings: Settings, *, demo: bool = False, ready_timeout: float = 90.0) -
             _say("stopping before everything was ready")
             return 0
         _say(f"ready: {settings.public_url}  (API docs {settings.public_url}/docs)")
+        if settings.stripe_local:
+            _say(
+                f"card payments: the local Stripe stand-in at {settings.stripe_api_base} "
+                "(set STRIPE_API_KEY for real Stripe; README, 'Card payments')"
+            )
         if demo:
             from eyhub.demo import DEMO_LOGINS
 

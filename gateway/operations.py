@@ -19,7 +19,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.models import HubMembership, RefreshToken, User, UserRole
+from gateway.models import HubMembership, KnownHub, RefreshToken, User, UserRole
 from shared.auth import ROLES
 from shared.config import Settings, password_hash_profile
 from shared.db import Database, utcnow
@@ -519,3 +519,55 @@ def get_user(db: Database, user_id: uuid.UUID | str) -> User:
     """One account as stored now; 404 if there is none."""
     with db.read() as session:
         return _get_user(session, user_id)
+
+
+#: Budget lines as hub leads read them (the budget service's line codes).
+LINE_NAMES = {
+    "training_delivery": "Training delivery",
+    "backfill": "Backfill (staff cover)",
+    "mentoring": "Mentoring",
+    "venue": "Venue",
+    "resources": "Resources",
+    "other": "Other",
+}
+
+
+def alert_hub_leads(session: Session, settings: Settings, data: dict[str, Any]) -> int:
+    """Mail every active lead of the hub that a budget line crossed a threshold.
+
+    The gateway is who knows the hub's leads (roles and hub memberships live here), so
+    the budget service announces ``budget.alert.raised`` and this sends the mail, in
+    the consumer's transaction (exactly once with the inbox). Returns how many.
+    """
+    hub_id = data["hub_id"]
+    leads = list(
+        session.scalars(
+            select(User)
+            .join(HubMembership, HubMembership.user_id == User.id)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(
+                HubMembership.hub_id == hub_id,
+                UserRole.role == "hub_lead",
+                User.is_active.is_(True),
+            )
+            .order_by(User.email)
+        )
+    )
+    hub = session.get(KnownHub, hub_id)
+    line = LINE_NAMES.get(data["line"], data["line"])
+    allocated, used = data["allocated_pence"], data["used_pence"]
+    context = {
+        "hub": hub.name if hub is not None else "your hub",
+        "line": line,
+        "year": data["financial_year"],
+        "threshold": data["threshold_percent"],
+        "allocated": f"£{allocated / 100:,.2f}",
+        "used": f"£{used / 100:,.2f}",
+        "left": f"£{max(0, allocated - used) / 100:,.2f}",
+        "over": used > allocated,
+        "link": f"{settings.public_url}/hubs/{hub_id}/budget",
+    }
+    subject = f"Budget alert: {line} at {data['threshold_percent']}% ({data['financial_year']})"
+    for lead in leads:
+        _mail(session, settings, lead, "budget_alert", subject, **context)
+    return len(leads)

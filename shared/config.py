@@ -7,6 +7,8 @@ elsewhere, so a test can run a component against any set of values.
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +17,10 @@ from urllib.parse import urlsplit
 SERVICES: tuple[str, ...] = ("catalogue", "bookings", "mentoring", "budget")
 COMPONENTS: tuple[str, ...] = ("gateway", *SERVICES)
 PORT_OFFSETS: dict[str, int] = {name: i for i, name in enumerate(COMPONENTS)}
+#: The local Stripe stand-in (shared/stripe_local) listens after the components.
+STRIPE_LOCAL_OFFSET = len(COMPONENTS)
+#: The API key the product uses with the local stand-in (any ``sk_test_`` key works there).
+STRIPE_LOCAL_KEY = "sk_test_eyhub_local"
 #: argon2 cost of password hashes: ``default`` is the RFC 9106 low-memory profile;
 #: ``fast`` is for test suites, where hundreds of logins would otherwise cost minutes.
 PASSWORD_HASH_PROFILES: tuple[str, ...] = ("default", "fast")
@@ -69,6 +75,11 @@ ENV_VARS: dict[str, str] = {
     "EYHUB_MATCH_WEIGHT_LANGUAGE": "mentor matching: points for a shared language",
     "EYHUB_MATCH_WEIGHT_REGION": "mentor matching: points when mentor and request share a region",
     "EYHUB_MATCH_WEIGHT_LOAD_BALANCE": "mentor matching: points lost per mentee the mentor has",
+    "STRIPE_API_KEY": "Stripe secret key (sk_test_/sk_live_); unset: the local stand-in is used",
+    "STRIPE_WEBHOOK_SECRET": "whsec_ secret of the Stripe webhook endpoint; unset: keys/ file",
+    "EYHUB_STRIPE_API_BASE": "Stripe API base URL; default api.stripe.com, or the stand-in",
+    "EYHUB_PAYMENT_HOLD_SECONDS": "how long a place is held for card payment (default 1800)",
+    "EYHUB_OFFER_SECONDS": "how long a paid session's waiting-list offer lasts (default 86400)",
 }
 
 
@@ -192,6 +203,13 @@ class Settings:
     match_weight_language: int = 4
     match_weight_region: int = 5
     match_weight_load_balance: int = 1
+    #: Stripe (services/bookings/stripe_client.py); no key: the local stand-in
+    #: (shared/stripe_local) at ``stripe_api_base``, started by ``eyhub up``.
+    stripe_api_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str = ""
+    payment_hold_seconds: int = 1800
+    offer_seconds: int = 86400
     database_urls: Mapping[str, str] = field(default_factory=dict)
     service_urls: Mapping[str, str] = field(default_factory=dict)
 
@@ -228,6 +246,40 @@ class Settings:
         if self.auto_migrate is not None:
             return self.auto_migrate
         return self.database_url(component).startswith("sqlite")
+
+    @property
+    def stripe_local(self) -> bool:
+        """No Stripe key: payments go to the local stand-in (embedded mode, tests)."""
+        return self.stripe_api_key is None
+
+    @property
+    def stripe_key(self) -> str:
+        return self.stripe_api_key or STRIPE_LOCAL_KEY
+
+    def webhook_secret(self) -> str:
+        """``STRIPE_WEBHOOK_SECRET``, or (stand-in) one generated once in keys/.
+
+        The stand-in and the bookings service read the same file, so a fresh data folder
+        needs no set-up; O_EXCL makes the first writer win when processes start at once.
+        """
+        if self.stripe_webhook_secret:
+            return self.stripe_webhook_secret
+        path = self.keys_dir / "stripe-webhook-secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as f:
+                    f.write("whsec_" + secrets.token_hex(24))
+        for _ in range(50):  # the winner may not have written it yet
+            value = path.read_text().strip()
+            if value:
+                return value
+            time.sleep(0.01)
+        raise ConfigError(f"{path} is empty")
 
     @property
     def public_host(self) -> str:
@@ -293,6 +345,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         match_weight_language=_weight(env, "EYHUB_MATCH_WEIGHT_LANGUAGE", 4),
         match_weight_region=_weight(env, "EYHUB_MATCH_WEIGHT_REGION", 5),
         match_weight_load_balance=_weight(env, "EYHUB_MATCH_WEIGHT_LOAD_BALANCE", 1),
+        stripe_api_key=env.get("STRIPE_API_KEY") or None,
+        stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
+        stripe_api_base=(
+            env.get("EYHUB_STRIPE_API_BASE")
+            or (
+                "https://api.stripe.com"
+                if env.get("STRIPE_API_KEY")
+                else f"http://127.0.0.1:{port_base + STRIPE_LOCAL_OFFSET}"
+            )
+        ).rstrip("/"),
+        payment_hold_seconds=_int(env, "EYHUB_PAYMENT_HOLD_SECONDS", 1800),
+        offer_seconds=_int(env, "EYHUB_OFFER_SECONDS", 86400),
         database_urls={
             c: env[f"EYHUB_{c.upper()}_DATABASE_URL"]
             for c in COMPONENTS

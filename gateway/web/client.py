@@ -45,6 +45,11 @@ class ApiError(Exception):
         return str(self.problem.get("detail") or self.problem.get("title") or "Error")
 
     @property
+    def kind(self) -> str:
+        """The problem's ``type`` without its ``urn:eyhub:problem:`` prefix."""
+        return str(self.problem.get("type") or "").rsplit(":", 1)[-1]
+
+    @property
     def errors(self) -> dict[str, Any]:
         errs = self.problem.get("errors")
         return errs if isinstance(errs, dict) else {}

@@ -424,6 +424,7 @@ def _session_view(session_id: uuid.UUID, errors: list[dict[str, str]] | None = N
             mine=mine,
             open_for_booking=open_for_booking,
             idempotency_key=str(uuid.uuid4()),
+            funding_key=str(uuid.uuid4()),
             errors=errors,
             by_field=field_errors(errors),
         ),
@@ -443,13 +444,12 @@ def book(session_id: uuid.UUID) -> Any:
         key = str(uuid.UUID(key))
     except ValueError:
         key = str(uuid.uuid4())
+    body: dict[str, Any] = {"session_id": str(session_id)}
+    if request.form.get("funding") == "1":
+        body["request_funding"] = True
     try:
         booking = with_api(
-            lambda api: api.post(
-                "/api/bookings",
-                json={"session_id": str(session_id)},
-                headers={"Idempotency-Key": key},
-            )
+            lambda api: api.post("/api/bookings", json=body, headers={"Idempotency-Key": key})
         )
     except SignInNeeded:
         return redirect(
@@ -458,9 +458,18 @@ def book(session_id: uuid.UUID) -> Any:
     except ApiError as exc:
         if exc.status == 404:
             abort(404)
+        if exc.status == 503 and exc.kind == "payments-unavailable":
+            flash(
+                "Your place is held, but the card payment service did not answer. "
+                "Use Pay now below in a moment.",
+                "error",
+            )
+            return redirect(url_for("web.my_bookings"))
         if exc.status not in (403, 409, 422):
             raise
         return _session_view(session_id, [{"field": "book", "text": exc.detail}])
+    if booking.get("status") == "pending_payment" and booking.get("checkout_url"):
+        return redirect(booking["checkout_url"])  # Stripe Checkout, then back to my bookings
     title = (booking.get("session") or {}).get("title", "the session")
     status = booking.get("status")
     if status == "waitlisted":
@@ -468,8 +477,11 @@ def book(session_id: uuid.UUID) -> Any:
             f"You are on the waiting list for {title} "
             f"(number {booking.get('waitlist_position')}). We will email you if a place comes up."
         )
-    elif status == "pending_payment":
-        message = f"Your place on {title} is held until you pay."
+    elif status == "pending_funding":
+        message = (
+            f"Your place on {title} is held while the hub decides on funding. "
+            "We will email you its answer."
+        )
     else:
         message = f"You have booked a place on {title}."
     flash(message, "success")
@@ -494,6 +506,15 @@ def my_bookings() -> Any:
     upcoming.sort(key=lambda b: b["session"]["starts_at"])
     past.sort(key=lambda b: (b.get("session") or {}).get("starts_at", ""), reverse=True)
     messages = get_flashed_messages(with_categories=True)
+    paid = request.args.get("paid")
+    if paid and any(b.get("id") == paid for b in bookings.get("items", [])):
+        messages.append(
+            (
+                "success",
+                "Thank you: your payment went through. Your place is confirmed "
+                "as soon as the payment service tells us, usually within seconds.",
+            )
+        )
     new_feed = next((m for c, m in messages if c == "feed"), None)
     return render_template(
         "web/my_bookings.html",
@@ -523,6 +544,30 @@ def cancel_booking(booking_id: uuid.UUID) -> Any:
         title = (booking.get("session") or {}).get("title", "the session")
         flash(f"Your booking for {title} is cancelled.", "success")
     return redirect(url_for("web.my_bookings"))
+
+
+def _to_checkout(booking_id: uuid.UUID, call: str) -> Any:
+    """Post ``call`` (checkout or accept-offer) and send the browser to Stripe Checkout."""
+    try:
+        booking = with_api(lambda api: api.post(f"/api/bookings/{booking_id}/{call}", json={}))
+    except ApiError as exc:
+        if exc.status not in (404, 409, 503):
+            raise
+        flash(exc.detail, "error")
+        return redirect(url_for("web.my_bookings"))
+    if booking.get("checkout_url"):
+        return redirect(booking["checkout_url"])
+    return redirect(url_for("web.my_bookings"))
+
+
+@bp.route("/my-bookings/<uuid:booking_id>/pay", methods=["POST"])
+def pay(booking_id: uuid.UUID) -> Any:
+    return _to_checkout(booking_id, "checkout")
+
+
+@bp.route("/my-bookings/<uuid:booking_id>/accept", methods=["POST"])
+def accept_offer(booking_id: uuid.UUID) -> Any:
+    return _to_checkout(booking_id, "accept-offer")
 
 
 @bp.route("/my-bookings/calendar", methods=["POST"])

@@ -11,7 +11,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.bookings import operations as ops
-from services.bookings import queries, records
+from services.bookings import payments, queries, records
+from services.bookings.models import PENDING_PAYMENT
 from services.bookings.schemas import (
     AttendanceResultSchema,
     AttendanceSchema,
@@ -79,11 +80,15 @@ class Bookings(MethodView):
     @bp.alt_response(200, schema=BookingSchema, description="A replay of an Idempotency-Key.")
     @bp.alt_response(404, description="No such session.")
     @bp.alt_response(409, description="Already booked; session cancelled, started or unpublished.")
+    @bp.alt_response(503, description="Paid session: the place is held but Stripe is unreachable.")
     def post(self, data: dict[str, Any]) -> Any:
         """Book a place (or join the waiting list).
 
-        Send an ``Idempotency-Key`` header to make retries safe: the same key returns
-        the same booking; the same key with a different body is refused (422).
+        On a paid session the place is held (``pending_payment``, until
+        ``hold_expires_at``) and ``checkout_url`` is where to pay; the booking is
+        confirmed when Stripe says so. Send an ``Idempotency-Key`` header to make
+        retries safe: the same key returns the same booking; the same key with a
+        different body is refused (422).
         """
         who = require_identity()
         key = _idempotency_key()
@@ -94,9 +99,16 @@ class Bookings(MethodView):
             who,
             data["session_id"],
             idempotency_key=key,
-            fingerprint=ops.request_fingerprint({"session_id": str(data["session_id"])}),
+            fingerprint=ops.request_fingerprint(
+                {"session_id": str(data["session_id"])}
+                | ({"request_funding": True} if data["request_funding"] else {})
+            ),
             fetch=session_fetcher(),
+            request_funding=data["request_funding"],
         )
+        if booking.status == PENDING_PAYMENT and not booking.checkout_url:
+            # After the booking committed and outside any lock (payments.py).
+            booking = payments.ensure_checkout(current_db(), rt.settings, booking.id)
         headers = {"Location": f"/api/bookings/{booking.id}"}
         if not created:
             headers["Idempotent-Replayed"] = "true"
@@ -128,11 +140,17 @@ class BookingCancel(MethodView):
     @bp.alt_response(404, description="No such booking, or not yours.")
     @bp.alt_response(409, description="The session has started, or the booking has ended.")
     def post(self, data: dict[str, Any] | None, booking_id: uuid.UUID) -> Any:
-        """Cancel a booking; the place goes to the first on the waiting list."""
+        """Cancel a booking; the place goes to the first on the waiting list.
+
+        A paid place is refunded by the event's rule (in full when cancelled at least
+        ``refund_days_before`` days ahead) when you cancel, in full when the hub does.
+        """
         who = require_identity()
-        return ops.cancel(
-            current_db(), runtime().settings, who, booking_id, reason=(data or {}).get("reason")
+        rt = runtime()
+        booking = ops.cancel(
+            current_db(), rt.settings, who, booking_id, reason=(data or {}).get("reason")
         )
+        return payments.after_cancel(current_db(), rt.settings, booking)
 
 
 @bp.route("/sessions/<uuid:session_id>/availability")

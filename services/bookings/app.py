@@ -7,6 +7,7 @@ from flask import Flask
 from services.bookings import MIGRATIONS
 from services.bookings.api import bp as bookings_bp
 from services.bookings.feed_api import bp as feeds_bp
+from services.bookings.payment_api import bp as payments_bp
 from shared.config import Settings
 from shared.web import create_component_app
 
@@ -16,7 +17,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         "bookings",
         migrations=MIGRATIONS,
         title="eyhub bookings",
-        description="Bookings, waiting lists, attendance, CPD record, invites and calendar feeds.",
+        description=(
+            "Bookings, waiting lists, card payments, attendance, CPD record, invites and "
+            "calendar feeds."
+        ),
         settings=settings,
-        blueprints=[bookings_bp, feeds_bp],
+        blueprints=[bookings_bp, payments_bp, feeds_bp],
     )

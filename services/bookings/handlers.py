@@ -1,5 +1,6 @@
 """Bus consumers of the bookings service: the catalogue keeps our session replica current,
-and the gateway our identity replica (``shared/identity.py``).
+the gateway our identity replica (``shared/identity.py``), and the budget answers
+requests for hub-funded places.
 
 Each handler runs in one transaction with the inbox insert (applied exactly once);
 ordering is by the session's ``sequence`` (stale snapshots are ignored in
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from services.bookings import operations as ops
 from services.bookings.models import SessionReplica
 from services.bookings.snapshots import snapshot_from_catalogue
+from shared.events import budget as budget_events
 from shared.events import catalogue as catalogue_events
 from shared.identity import follow_identity
 from shared.messaging import Event, HandlerContext, Registry
@@ -78,3 +80,15 @@ def _cancelled(s: Session, ctx: HandlerContext, data: dict[str, Any]) -> None:
         s.flush()
         return
     ops.apply_session_cancelled(s, ctx.settings, session_id, reason=data.get("reason") or None)
+
+
+@handlers.handles(
+    budget_events.FUNDING_COMMITTED, budget_events.FUNDING_DECLINED, queue="budget-funding"
+)
+def on_funding(s: Session, event: Event, ctx: HandlerContext) -> None:
+    """The budget's answer to ``bookings.funding.requested`` (the funded-place saga)."""
+    data = event.data
+    if event.type == budget_events.FUNDING_COMMITTED:
+        ops.apply_funding_committed(s, ctx.settings, data["booking_id"])
+    else:
+        ops.apply_funding_declined(s, ctx.settings, data["booking_id"], detail=data["detail"])

@@ -1,4 +1,5 @@
-"""Periodic work of the bookings worker: reminder mail the day before a session."""
+"""Periodic work of the bookings worker: reminders the day before a session, payment
+holds and offers past due, refunds waiting to be sent to Stripe."""
 
 from __future__ import annotations
 
@@ -72,3 +73,13 @@ def register(worker: Worker) -> None:
     @worker.every(60.0, "bookings-reminders", singleton_lock=True)
     def _reminders() -> None:
         send_reminders(worker.db, worker.settings)
+
+    from services.bookings import payments
+
+    @worker.every(15.0, "bookings-payment-holds", singleton_lock=True)
+    def _holds() -> None:
+        payments.expire_holds(worker.db, worker.settings)
+
+    @worker.every(5.0, "bookings-refunds", singleton_lock=True)
+    def _refunds() -> None:
+        payments.execute_refunds(worker.db, worker.settings)

@@ -7,7 +7,7 @@ events, or read through once from the catalogue); everything else is ours.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -94,6 +94,13 @@ class SessionReplica(Base):
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     price_pence: Mapped[int] = mapped_column(Integer, default=0)
     funded_places: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cost_per_funded_place_pence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    funding_line: Mapped[str] = mapped_column(
+        String(40), default="backfill", server_default="backfill"
+    )
+    funded_setting_types: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    #: Full refund when a practitioner cancels at least this many days before the start.
+    refund_days_before: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
     cpd_hours: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal("0"))
     venue: Mapped[str | None] = mapped_column(Text, nullable=True)
     online_url: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -142,7 +149,7 @@ class Booking(Base):
     setting_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
     status: Mapped[str] = mapped_column(String(20))
     waitlist_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    #: How the place is paid for: ``free`` now; ``card`` / ``hub_funded`` with later issues.
+    #: How the place is paid for (``shared.events.bookings.FUNDING``).
     funding: Mapped[str] = mapped_column(String(20), default="free")
     price_pence: Mapped[int] = mapped_column(Integer, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -159,6 +166,22 @@ class Booking(Base):
     previous_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
     attendance_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # -- card payments (services/bookings/payments.py) --------------------------------
+    #: ``pending_payment``: the place is held until then; ``offered``: the offer lapses.
+    hold_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    #: The current Stripe Checkout Session (a new one replaces an expired one).
+    checkout_session_id: Mapped[str | None] = mapped_column(
+        String(255), nullable=True, unique=True, index=True
+    )
+    checkout_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: When Stripe stops accepting payment on that session (never before the hold ends).
+    checkout_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: Checkout Sessions made so far: the idempotency key of the next one.
+    checkout_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paid_pence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    refunded_pence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: ``none`` | ``pending`` | ``succeeded`` | ``failed`` (the latest refund's state).
+    refund_status: Mapped[str] = mapped_column(String(10), default="none", server_default="none")
 
     session: Mapped[SessionReplica] = relationship(lazy="joined")
 
@@ -166,8 +189,56 @@ class Booking(Base):
         self.updated_at = utcnow()
 
     @property
-    def checkout_url(self) -> str | None:  # set by the payments issue
-        return None
+    def refund_if_cancelled_pence(self) -> int:
+        """What the practitioner would get back by cancelling now (the event's rule)."""
+        if not self.paid_pence or self.status not in CANCELLABLE:
+            return 0
+        deadline = self.session.starts_at - timedelta(days=self.session.refund_days_before)
+        return self.paid_pence - self.refunded_pence if utcnow() <= deadline else 0
+
+
+class Payment(Base):
+    """A card payment Stripe took for a booking (one per paid Checkout Session)."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"), index=True)
+    checkout_session_id: Mapped[str] = mapped_column(String(255), unique=True)
+    payment_intent_id: Mapped[str] = mapped_column(String(255), unique=True)
+    charge_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    amount_pence: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    refunded_pence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Refund(Base):
+    """Money we asked Stripe to give back; ``id`` is also the Stripe idempotency key."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id"), index=True)
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"), index=True)
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
+    amount_pence: Mapped[int] = mapped_column(Integer)
+    #: ``requested`` (not yet accepted by Stripe) | ``pending`` | ``succeeded`` | ``failed``
+    status: Mapped[str] = mapped_column(String(10), default="requested")
+    reason: Mapped[str] = mapped_column(String(40))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StripeEvent(Base):
+    """A Stripe event id we applied: each is applied once, whatever Stripe resends."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Feedback(Base):

@@ -14,7 +14,15 @@ from email.message import EmailMessage
 from sqlalchemy.orm import Session
 
 from services.bookings import invites
-from services.bookings.models import CONFIRMED, HOLDING_PLACE, WAITLISTED, Booking, SessionReplica
+from services.bookings.models import (
+    CONFIRMED,
+    HOLDING_PLACE,
+    WAITLISTED,
+    Booking,
+    Payment,
+    SessionReplica,
+)
+from shared.calendar import LONDON
 from shared.config import Settings
 from shared.mail import MailBody, MailTemplates, new_message, queue_mail
 
@@ -101,7 +109,9 @@ def _queue_plain(
 
 
 def confirmed(s: Session, settings: Settings, booking: Booking, *, subject: str) -> None:
-    body = render("confirmed", booking.session, person=booking.user_name)
+    body = render(
+        "confirmed", booking.session, person=booking.user_name, funded=booking.funding == "funded"
+    )
     invites.send(s, settings, booking, method="REQUEST", subject=subject, body=body)
 
 
@@ -120,8 +130,82 @@ def rescheduled(s: Session, settings: Settings, booking: Booking) -> None:
         _queue_plain(s, settings, booking, subject=subject, body=body)
 
 
+def pounds(pence: int) -> str:
+    return f"£{pence / 100:,.2f}"
+
+
+def london_time(moment: datetime) -> str:
+    """A moment in UK time, as ``invites.london_range`` writes the session's times."""
+    return f"{moment.astimezone(LONDON):%A %d %B %Y, %H:%M} (UK time)"
+
+
+def paid(s: Session, settings: Settings, booking: Booking, payment: Payment) -> None:
+    """The receipt, which is also the confirmation with the calendar invite."""
+    row = booking.session
+    body = render(
+        "paid",
+        row,
+        person=booking.user_name,
+        amount=pounds(payment.amount_pence),
+        reference=payment.payment_intent_id,
+        booking_id=booking.id,
+    )
+    invites.send(
+        s, settings, booking, method="REQUEST", subject=f"Paid and booked: {row.title}", body=body
+    )
+
+
+def offered(s: Session, settings: Settings, booking: Booking) -> None:
+    """A paid session's waiting list: the place is offered, held until the offer lapses."""
+    row = booking.session
+    assert booking.hold_expires_at is not None
+    body = render(
+        "offered",
+        row,
+        person=booking.user_name,
+        amount=pounds(booking.price_pence),
+        until=london_time(booking.hold_expires_at),
+        link=f"{settings.public_url}/my-bookings#booking-{booking.id}",
+    )
+    _queue_plain(
+        s, settings, booking, subject=f"A place is yours if you want it: {row.title}", body=body
+    )
+
+
+def funding_declined(s: Session, settings: Settings, booking: Booking, *, detail: str) -> None:
+    """The hub's budget cannot fund the place: say why, and how to book it unfunded."""
+    row = booking.session
+    body = render(
+        "funding_declined",
+        row,
+        person=booking.user_name,
+        detail=detail,
+        link=f"{settings.public_url}/sessions/{row.id}",
+        price=pounds(row.price_pence) if row.price_pence else None,
+    )
+    _queue_plain(s, settings, booking, subject=f"No funded place: {row.title}", body=body)
+
+
+def payment_refunded(
+    s: Session, settings: Settings, booking: Booking, *, amount_pence: int, why: str
+) -> None:
+    """A payment we could not use (too late, session cancelled, paid twice) goes back."""
+    row = booking.session
+    body = render(
+        "payment_refunded", row, person=booking.user_name, amount=pounds(amount_pence), why=why
+    )
+    _queue_plain(s, settings, booking, subject=f"Refund of your payment: {row.title}", body=body)
+
+
 def cancelled(
-    s: Session, settings: Settings, booking: Booking, *, was: str, session_cancelled: bool
+    s: Session,
+    settings: Settings,
+    booking: Booking,
+    *,
+    was: str,
+    session_cancelled: bool,
+    note: str | None = None,
+    refund_pence: int = 0,
 ) -> None:
     row = booking.session
     if session_cancelled:
@@ -130,7 +214,15 @@ def cancelled(
         subject = f"Booking cancelled: {row.title}"
     invite = booking.invite_sequence is not None
     body = render(
-        "cancelled", row, person=booking.user_name, by_hub=session_cancelled, invite=invite
+        "cancelled",
+        row,
+        person=booking.user_name,
+        by_hub=session_cancelled,
+        invite=invite,
+        note=note,
+        paid=booking.paid_pence > 0,
+        refund_pence=refund_pence,
+        refund=pounds(refund_pence),
     )
     if invite:
         invites.send(s, settings, booking, method="CANCEL", subject=subject, body=body)

@@ -22,7 +22,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -31,15 +31,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from services.bookings import notify, publishing
+from services.bookings import notify, publishing, refunds
 from services.bookings.models import (
     ATTENDED,
     CANCELLABLE,
     CANCELLED,
     CONFIRMED,
     ENDED,
+    FUNDING_DECLINED,
     HOLDING_PLACE,
     NO_SHOW,
+    OFFERED,
+    PENDING_FUNDING,
+    PENDING_PAYMENT,
     WAITLISTED,
     Booking,
     Feedback,
@@ -89,6 +93,10 @@ _SNAPSHOT_FIELDS = (
     "sequence",
     "price_pence",
     "funded_places",
+    "cost_per_funded_place_pence",
+    "funding_line",
+    "funded_setting_types",
+    "refund_days_before",
     "cpd_hours",
     "venue",
     "online_url",
@@ -263,6 +271,7 @@ def book(
     idempotency_key: str | None = None,
     fingerprint: str = "",
     fetch: SessionFetcher | None = None,
+    request_funding: bool = False,
 ) -> tuple[Booking, bool]:
     """Book a place or join the waiting list; returns (booking, created).
 
@@ -291,16 +300,36 @@ def book(
     why = seen.bookable_problem
     if why:
         raise conflict(why, "session-not-bookable")
+    if request_funding:
+        _check_funding(seen, who)
     booking_id = new_id()
     try:
         if seen.held_count < seen.capacity and not seen.waitlist_count:
-            plan = _prepare(settings, seen, who, booking_id, idempotency_key, fingerprint)
+            plan = _prepare(
+                settings,
+                seen,
+                who,
+                booking_id,
+                idempotency_key,
+                fingerprint,
+                mail=seen.is_free and not request_funding,
+                funding=request_funding,
+            )
             try:
                 with db.transaction() as s:
                     return _book_place_last(s, settings, plan), True
             except _PlaceGone:
                 pass  # taken meanwhile, or the session changed: the general path decides
-        plan = _prepare(settings, seen, who, booking_id, idempotency_key, fingerprint, mail=False)
+        plan = _prepare(
+            settings,
+            seen,
+            who,
+            booking_id,
+            idempotency_key,
+            fingerprint,
+            mail=False,
+            funding=request_funding,
+        )
         with db.transaction() as s:
             return _book_locked(s, settings, plan), True
     except IntegrityError:
@@ -327,6 +356,8 @@ class _Plan:
     booking: Booking
     snapshot: SessionReplica
     prepared: notify.Prepared | None
+    #: The hub is asked to pay (``pending_funding`` until budget answers).
+    funding: bool = False
 
 
 def _prepare(
@@ -338,6 +369,7 @@ def _prepare(
     fingerprint: str,
     *,
     mail: bool = True,
+    funding: bool = False,
 ) -> _Plan:
     """The booking row and (with ``mail``) its confirmation, from the session snapshot."""
     now = utcnow()
@@ -360,7 +392,7 @@ def _prepare(
         prepared = notify.prepare_confirmation(
             settings, seen, booking_id=booking_id, email=who.email, name=who.name
         )
-    return _Plan(booking, seen, prepared)
+    return _Plan(booking, seen, prepared, funding)
 
 
 def _bookable(now: datetime) -> tuple[Any, ...]:
@@ -380,12 +412,11 @@ def _book_place_last(s: Session, settings: Settings, plan: _Plan) -> Booking:
     booking = plan.booking
     # A copy joins this unit of work: a rollback expires it, not the snapshot reused next.
     row = s.merge(plan.snapshot, load=False)
-    booking.status = CONFIRMED
-    booking.confirmed_at = booking.created_at
+    _give_place(settings, booking, row, booking.created_at, funding=plan.funding)
     booking.session = row
     s.add(booking)
     notify.booked(s, settings, booking, plan.prepared)
-    publishing.booking_confirmed(s, booking)
+    _placed(s, booking)
     s.flush()  # a duplicate booking fails here, before the session is locked
     t = SessionReplica
     claimed = s.execute(
@@ -404,6 +435,42 @@ def _book_place_last(s: Session, settings: Settings, plan: _Plan) -> Booking:
         raise _PlaceGone
     set_committed_value(row, "held_count", claimed[0])
     return booking
+
+
+def _check_funding(row: SessionReplica, who: Identity) -> None:
+    """Refuse a funding request the event cannot meet, before holding anything (the
+    budget service still decides: money and the funded places left are its to count)."""
+    if not row.funded_places:
+        raise conflict("This session has no hub-funded places.", "no-funded-places")
+    eligible = row.funded_setting_types or []
+    if eligible and who.setting_type not in eligible:
+        raise conflict(
+            "Hub-funded places on this session are for " + ", ".join(eligible) + " settings.",
+            "not-eligible-for-funding",
+        )
+
+
+def _placed(s: Session, booking: Booking) -> None:
+    """Tell the bus about a booking that got a place (confirmed, or funding asked for)."""
+    if booking.status == CONFIRMED:
+        publishing.booking_confirmed(s, booking)
+    elif booking.status == PENDING_FUNDING:
+        publishing.funding_requested(s, booking)
+
+
+def _give_place(
+    settings: Settings, booking: Booking, row: SessionReplica, now: datetime, *, funding: bool
+) -> None:
+    """A place was claimed for ``booking``: confirmed, held for payment (paid sessions)
+    or held while the hub's budget decides (``funding``)."""
+    if funding:
+        booking.status = PENDING_FUNDING
+    elif row.is_free:
+        booking.status = CONFIRMED
+        booking.confirmed_at = now
+    else:
+        booking.status = PENDING_PAYMENT
+        booking.hold_expires_at = now + timedelta(seconds=settings.payment_hold_seconds)
 
 
 def _take_place(
@@ -460,16 +527,19 @@ def _book_locked(s: Session, settings: Settings, plan: _Plan) -> Booking:
     set_committed_value(row, "held_count", held)
     set_committed_value(row, "waitlist_count", waiting)
     if waiting == 0:
-        booking.status = CONFIRMED
-        booking.confirmed_at = now
+        _give_place(settings, booking, row, now, funding=plan.funding)
+    elif plan.funding:  # rolls the transaction back: no place, no waiting-list entry
+        raise conflict(
+            "No place is free to fund now: join the waiting list without funding instead.",
+            "session-full",
+        )
     else:
         booking.status = WAITLISTED
         booking.waitlist_position = waiting
     booking.session = row
     s.add(booking)
     notify.booked(s, settings, booking, plan.prepared)
-    if booking.status == CONFIRMED:
-        publishing.booking_confirmed(s, booking)
+    _placed(s, booking)
     return booking
 
 
@@ -524,8 +594,10 @@ def cancel_booking(
     by: str,
     reason: str | None,
     session_cancelled: bool = False,
-) -> None:
-    """Cancel one booking whose session row the caller has locked."""
+    note: str | None = None,
+) -> int:
+    """Cancel one booking whose session row the caller has locked; returns the pence
+    that go back to the card (refund intents, executed after commit: ``refunds``)."""
     was = booking.status
     position = booking.waitlist_position
     now = utcnow()
@@ -535,18 +607,29 @@ def cancel_booking(
     booking.cancelled_at = now
     booking.cancelled_by = by
     booking.cancel_reason = reason
+    booking.hold_expires_at = None
     booking.updated_at = now
+    refund = refunds.on_cancel(s, booking, by=by, session_cancelled=session_cancelled, now=now)
     s.flush()
     held, waiting = _deltas(was, CANCELLED)
     _shift_counts(s, row, held=held, waiting=waiting)
-    notify.cancelled(s, settings, booking, was=was, session_cancelled=session_cancelled)
-    publishing.booking_cancelled(s, booking)
+    notify.cancelled(
+        s,
+        settings,
+        booking,
+        was=was,
+        session_cancelled=session_cancelled,
+        note=note,
+        refund_pence=refund,
+    )
+    publishing.booking_cancelled(s, booking, refund_pence=refund)
     if session_cancelled:
-        return
+        return refund
     if was == WAITLISTED and position is not None:
         _close_up(s, row.id, after=position, by=1)
     elif was in HOLDING_PLACE:
         promote_waitlist(s, settings, row)
+    return refund
 
 
 def _close_up(s: Session, session_id: uuid.UUID, *, after: int, by: int) -> None:
@@ -568,12 +651,13 @@ def _close_up(s: Session, session_id: uuid.UUID, *, after: int, by: int) -> None
 
 
 def promote_waitlist(s: Session, settings: Settings, row: SessionReplica) -> list[Booking]:
-    """Confirm the head of the waiting list into free places (free, upcoming sessions).
+    """Give free places to the head of the waiting list (upcoming sessions only).
 
-    Paid sessions will offer the place instead (payments issue); nothing is promoted
-    into a session that has started or is cancelled.
+    Free sessions confirm them; paid sessions offer them (``offered``, held until the
+    offer lapses, then passed on): nobody is charged for a place they did not choose.
+    Nothing is promoted into a session that has started or is cancelled.
     """
-    if not row.is_free or row.bookable_problem:
+    if row.bookable_problem:
         return []
     free = row.capacity - row.held_count
     if free <= 0 or not row.waitlist_count:
@@ -590,16 +674,23 @@ def promote_waitlist(s: Session, settings: Settings, row: SessionReplica) -> lis
         return []
     now = utcnow()
     for booking in heads:
-        booking.status = CONFIRMED
         booking.waitlist_position = None
-        booking.confirmed_at = now
         booking.updated_at = now
+        if row.is_free:
+            booking.status = CONFIRMED
+            booking.confirmed_at = now
+        else:
+            booking.status = OFFERED
+            booking.hold_expires_at = now + timedelta(seconds=settings.offer_seconds)
     s.flush()
     _close_up(s, row.id, after=0, by=len(heads))
     _shift_counts(s, row, held=len(heads), waiting=-len(heads))
     for booking in heads:
-        notify.promoted(s, settings, booking)
-        publishing.booking_confirmed(s, booking, promoted=True)
+        if booking.status == CONFIRMED:
+            notify.promoted(s, settings, booking)
+            publishing.booking_confirmed(s, booking, promoted=True)
+        else:
+            notify.offered(s, settings, booking)
     return heads
 
 
@@ -751,6 +842,10 @@ EVENT_FIELDS = (
     "topics",
     "price_pence",
     "funded_places",
+    "cost_per_funded_place_pence",
+    "funding_line",
+    "funded_setting_types",
+    "refund_days_before",
     "cpd_hours",
     "venue",
     "online_url",
@@ -918,3 +1013,58 @@ def revoke_feed(db: Database, who: Identity, feed_id: uuid.UUID) -> None:
 
     with db.transaction() as s:
         feeds.revoke_feed(s, who, feed_id)
+
+
+# -- hub-funded places (the budget service's answers) ------------------------------
+def apply_funding_committed(
+    s: Session, settings: Settings, booking_id: uuid.UUID
+) -> Booking | None:
+    """The hub's budget committed the money: the held place is confirmed, funded.
+
+    Anything but a ``pending_funding`` booking is left alone (a cancellation that
+    crossed the answer: budget releases the commitment when it sees the cancellation).
+    """
+    booking = s.get(Booking, booking_id)
+    if booking is None:
+        return None
+    lock_session(s, booking.session_id)
+    s.refresh(booking)
+    if booking.status != PENDING_FUNDING:
+        return None
+    now = utcnow()
+    booking.status = CONFIRMED
+    booking.funding = "funded"
+    booking.confirmed_at = now
+    booking.updated_at = now
+    notify.confirmed(
+        s, settings, booking, subject=f"Funded place confirmed: {booking.session.title}"
+    )
+    publishing.booking_confirmed(s, booking)
+    return booking
+
+
+def apply_funding_declined(
+    s: Session, settings: Settings, booking_id: uuid.UUID, *, detail: str
+) -> Booking | None:
+    """The budget cannot fund it: the place is released (to the waiting list) and the
+    practitioner told why, with a link to book without funding."""
+    booking = s.get(Booking, booking_id)
+    if booking is None:
+        return None
+    row = lock_session(s, booking.session_id)
+    assert row is not None
+    s.refresh(booking)
+    if booking.status != PENDING_FUNDING:
+        return None
+    now = utcnow()
+    booking.previous_status = PENDING_FUNDING
+    booking.status = FUNDING_DECLINED
+    booking.cancel_reason = detail
+    booking.cancelled_at = now
+    booking.cancelled_by = "budget"
+    booking.updated_at = now
+    s.flush()
+    _shift_counts(s, row, held=-1)
+    notify.funding_declined(s, settings, booking, detail=detail)
+    promote_waitlist(s, settings, row)
+    return booking

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.bookings.models import ATTENDED, Booking
+from services.bookings.models import ATTENDED, Booking, Payment, Refund
 from shared.db import utcnow
 from shared.events import bookings as events
 from shared.messaging.outbox import publish
@@ -47,7 +47,7 @@ def confirmed_data(booking: Booking, *, promoted: bool) -> dict[str, Any]:
     }
 
 
-def cancelled_data(booking: Booking) -> dict[str, Any]:
+def cancelled_data(booking: Booking, *, refund_pence: int = 0) -> dict[str, Any]:
     return {
         **_ref(booking),
         "previous_status": booking.previous_status or "",
@@ -55,7 +55,7 @@ def cancelled_data(booking: Booking) -> dict[str, Any]:
         "cancelled_by": booking.cancelled_by or "",
         "reason": booking.cancel_reason,
         "by_hub": booking.cancelled_by != booking.user_id,
-        "refund_pence": 0,  # card refunds arrive with the payments issue
+        "refund_pence": refund_pence,
     }
 
 
@@ -85,11 +85,62 @@ def booking_confirmed(s: Session, booking: Booking, *, promoted: bool = False) -
     _publish(s, events.BOOKING_CONFIRMED, confirmed_data(booking, promoted=promoted))
 
 
-def booking_cancelled(s: Session, booking: Booking) -> None:
-    """``booking`` was cancelled (budget releases any commitment)."""
-    _publish(s, events.BOOKING_CANCELLED, cancelled_data(booking))
+def booking_cancelled(s: Session, booking: Booking, *, refund_pence: int = 0) -> None:
+    """``booking`` was cancelled (budget releases any commitment); ``refund_pence`` is
+    what goes back to the card (its ``payment.refunded`` follows when Stripe confirms)."""
+    _publish(s, events.BOOKING_CANCELLED, cancelled_data(booking, refund_pence=refund_pence))
 
 
 def attendance_recorded(s: Session, booking: Booking) -> None:
     """A hub lead marked ``booking`` attended or no_show."""
     _publish(s, events.ATTENDANCE_RECORDED, attendance_data(booking))
+
+
+def _payment_ref(booking: Booking, payment: Payment) -> dict[str, Any]:
+    return {
+        **_ref(booking),
+        "currency": payment.currency,
+        "payment_intent": payment.payment_intent_id,
+        "charge": payment.charge_id,
+        "checkout_session": payment.checkout_session_id,
+    }
+
+
+def payment_succeeded(s: Session, booking: Booking, payment: Payment) -> None:
+    """Card money came in for ``booking`` (budget books it as income), even when it must
+    go back (a late or second payment: its refund follows as ``payment.refunded``)."""
+    data = {
+        **_payment_ref(booking, payment),
+        "amount_pence": payment.amount_pence,
+        "paid_at": payment.paid_at,
+    }
+    _publish(s, events.PAYMENT_SUCCEEDED, data)
+
+
+def payment_refunded(s: Session, booking: Booking, payment: Payment, refund: Refund) -> None:
+    """Stripe confirmed ``refund`` (budget books it against the income)."""
+    data = {
+        **_payment_ref(booking, payment),
+        "refund_id": refund.stripe_refund_id,
+        "amount_pence": refund.amount_pence,
+        "refunded_pence": booking.refunded_pence,
+        "reason": refund.reason,
+        "refunded_at": refund.updated_at,
+    }
+    _publish(s, events.PAYMENT_REFUNDED, data)
+
+
+def funding_requested(s: Session, booking: Booking) -> None:
+    """``booking`` holds a place while the hub's budget decides whether to pay for it."""
+    row = booking.session
+    data = {
+        **_ref(booking),
+        "setting_type": booking.setting_type,
+        "eligible_setting_types": list(row.funded_setting_types or []),
+        "amount_pence": row.cost_per_funded_place_pence or 0,
+        "line": row.funding_line or "backfill",
+        "funded_places": row.funded_places or 0,
+        "starts_at": row.starts_at,
+        "requested_at": booking.created_at,
+    }
+    _publish(s, events.FUNDING_REQUESTED, data)

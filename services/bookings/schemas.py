@@ -17,6 +17,13 @@ from shared.pagination import Cursor, NextCursor
 
 class BookingCreateSchema(Schema):
     session_id = fields.UUID(required=True)
+    request_funding = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Ask the hub to pay for the place (``pending_funding`` until its "
+            "budget answers: ``confirmed`` with funding ``funded``, or ``funding_declined``)."
+        },
+    )
 
 
 class SessionBriefSchema(Schema):
@@ -33,6 +40,7 @@ class SessionBriefSchema(Schema):
     online_url = fields.String(allow_none=True)
     cpd_hours = fields.Float()
     price_pence = fields.Integer()
+    refund_days_before = fields.Integer()
 
 
 class BookingSchema(Schema):
@@ -43,7 +51,20 @@ class BookingSchema(Schema):
     waitlist_position = fields.Integer(allow_none=True)
     funding = fields.String()
     price_pence = fields.Integer()
-    checkout_url = fields.String(allow_none=True)
+    checkout_url = fields.String(
+        allow_none=True,
+        metadata={"description": "Where to pay (``pending_payment``): Stripe Checkout."},
+    )
+    hold_expires_at = UTCDateTime(
+        allow_none=True,
+        metadata={"description": "When an unpaid hold or an unanswered offer lets the place go."},
+    )
+    paid_pence = fields.Integer()
+    refunded_pence = fields.Integer()
+    refund_status = fields.String(metadata={"description": "none, pending, succeeded or failed"})
+    refund_if_cancelled_pence = fields.Integer(
+        metadata={"description": "What cancelling now would refund, by the event's rule."}
+    )
     created_at = UTCDateTime()
     updated_at = UTCDateTime()
     confirmed_at = UTCDateTime(allow_none=True)
@@ -61,6 +82,18 @@ class BookingListQuerySchema(Schema):
     status = fields.String(validate=validate.OneOf(STATUSES))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = Cursor()
+
+
+class RefundSchema(Schema):
+    amount_pence = fields.Integer(
+        validate=validate.Range(min=1, max=10_000_000),
+        metadata={"description": "Part of what was paid; leave out to refund all that is left."},
+    )
+
+
+class WebhookReceiptSchema(Schema):
+    received = fields.Boolean()
+    outcome = fields.String()
 
 
 class CancelSchema(Schema):

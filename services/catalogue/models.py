@@ -68,6 +68,14 @@ class Event(Base):
     price_pence: Mapped[int] = mapped_column(Integer, default=0)
     funded_places: Mapped[int] = mapped_column(Integer, default=0)
     cost_per_funded_place_pence: Mapped[int] = mapped_column(Integer, default=0)
+    #: The budget line a hub-funded place is charged to.
+    funding_line: Mapped[str] = mapped_column(
+        String(40), default="backfill", server_default="backfill"
+    )
+    #: Setting types the hub funds places for (empty: every setting type).
+    funded_setting_types: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    #: A practitioner who cancels at least this many days before gets a full refund.
+    refund_days_before: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
     capacity: Mapped[int] = mapped_column(Integer)
     venue: Mapped[str | None] = mapped_column(String(300))
     online_url: Mapped[str | None] = mapped_column(String(500))

@@ -17,6 +17,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.catalogue.models import EVENT_STATUSES, FORMATS, KINDS
+from shared.events.bookings import BUDGET_LINES
 from shared.fields import Text, UTCDateTime
 from shared.pagination import Cursor, NextCursor
 from shared.vocabulary import SETTING_TYPES, TOPICS
@@ -138,13 +139,32 @@ class _EventFieldsSchema(Schema):
     price_pence = _int(0, 1_000_000)
     funded_places = _int(0, 10_000, metadata={"description": "Places the hub pays for."})
     cost_per_funded_place_pence = _int(0, 1_000_000)
+    funding_line = fields.String(
+        validate=validate.OneOf(BUDGET_LINES),
+        metadata={"description": "Budget line a hub-funded place is charged to."},
+    )
+    funded_setting_types = fields.List(
+        fields.String(validate=validate.OneOf(SETTING_TYPES)),
+        validate=validate.Length(max=len(SETTING_TYPES)),
+        metadata={
+            "description": "Setting types the hub funds places for (empty: all).",
+            "uniqueItems": True,
+        },
+    )
+    refund_days_before = _int(
+        0,
+        365,
+        metadata={
+            "description": "Full refund when a practitioner cancels at least this many days before."
+        },
+    )
     capacity = _int(1, 10_000, metadata={"description": "Default capacity of new sessions."})
     venue = _text(300, allow_none=True)
     online_url = _url(allow_none=True)
 
     @validates_schema
     def _unique_lists(self, data: dict[str, Any], **_kw: Any) -> None:
-        for name in ("audience", "topics"):
+        for name in ("audience", "topics", "funded_setting_types"):
             values = data.get(name)
             if values is not None and len(set(values)) != len(values):
                 raise ValidationError("Each value may appear once.", name)
@@ -164,6 +184,9 @@ class EventCreateSchema(_EventFieldsSchema):
             "price_pence": 0,
             "funded_places": 0,
             "cost_per_funded_place_pence": 0,
+            "funding_line": "backfill",
+            "funded_setting_types": list,
+            "refund_days_before": 7,
             "venue": None,
             "online_url": None,
         }
@@ -202,6 +225,9 @@ class EventSummarySchema(Schema):
     price_pence = fields.Integer()
     funded_places = fields.Integer()
     cost_per_funded_place_pence = fields.Integer()
+    funding_line = fields.String()
+    funded_setting_types = fields.List(fields.String())
+    refund_days_before = fields.Integer()
     capacity = fields.Integer()
     venue = fields.String(allow_none=True)
     online_url = fields.String(allow_none=True)
@@ -295,6 +321,9 @@ class SessionSchema(Schema):
     price_pence = fields.Integer()
     funded_places = fields.Integer()
     cost_per_funded_place_pence = fields.Integer()
+    funding_line = fields.String()
+    funded_setting_types = fields.List(fields.String())
+    refund_days_before = fields.Integer()
     venue = fields.String(allow_none=True)
     online_url = fields.String(allow_none=True)
     updated_at = UTCDateTime()

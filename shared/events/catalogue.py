@@ -42,6 +42,10 @@ class _EventFields(Schema):
     price_pence = fields.Integer(required=True, validate=validate.Range(min=0))
     funded_places = fields.Integer(required=True, validate=validate.Range(min=0))
     cost_per_funded_place_pence = fields.Integer(required=True, validate=validate.Range(min=0))
+    # Added with payments and budget: older messages lack them, hence the defaults.
+    funding_line = fields.String(load_default="backfill")
+    funded_setting_types = fields.List(fields.String(), load_default=list)
+    refund_days_before = fields.Integer(load_default=7, validate=validate.Range(min=0))
     online_url = fields.String(allow_none=True, required=True)
     event_status = fields.String(required=True, validate=validate.OneOf(EVENT_STATUSES))
 

@@ -25,6 +25,7 @@ from services.bookings.snapshots import snapshot_from_catalogue
 from shared.db import Database
 from shared.mail import MailOutbox
 from tests.support.backends import Backend
+from tests.support.stripe_local import Received, StripeLocal, WebhookReceiver
 from tests.support.tokens import bearer, install_test_verifier, make_token
 
 HUB = uuid.UUID("11111111-1111-4111-8111-111111111111")
@@ -70,6 +71,7 @@ class BookingsApp:
 
     app: Flask
     db: Database
+    stripe: StripeLocal
     catalogue: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
     catalogue_down: bool = False
 
@@ -147,6 +149,38 @@ class BookingsApp:
         found = [parser.parsebytes(r.message) for r in rows]
         return [m for m in found if to is None or m["To"] == to]
 
+    # -- card payments (the stand-in is a real process; its webhooks wait in an inbox) --
+    @property
+    def inbox(self) -> WebhookReceiver:
+        return self.stripe.inbox  # type: ignore[attr-defined,no-any-return]
+
+    def booking(self, booking_id: Any) -> Booking:
+        with self.db.transaction() as s:
+            found = s.get(Booking, uuid.UUID(str(booking_id)))
+            assert found is not None
+            return found
+
+    def deliver(self, deliveries: list[Received]) -> list[Any]:
+        """Hand Stripe's webhooks to the app, byte for byte, in this order."""
+        out = []
+        for d in deliveries:
+            headers = {"Content-Type": "application/json"}
+            if d.signature is not None:
+                headers["Stripe-Signature"] = d.signature
+            out.append(
+                self.client.post("/api/bookings/stripe/webhook", data=d.body, headers=headers)
+            )
+        return out
+
+    def pay(self, booking_id: Any, *, deliver: bool = True) -> list[Any]:
+        """Pay on the stand-in (as the hosted page would); hand over its webhook."""
+        checkout = self.booking(booking_id).checkout_session_id
+        assert checkout, "no checkout session"
+        self.stripe.pay(checkout)
+        if not deliver:
+            return []
+        return self.deliver(self.inbox.take("checkout.session.completed"))
+
     def set_past(self, session_id: Any, *, hours_ago: float = 3) -> None:
         """Move a replicated session into the past (as if time had passed)."""
         with self.db.transaction() as s:
@@ -176,12 +210,31 @@ def _fake_fetcher(bapp: BookingsApp) -> Callable[[uuid.UUID], Mapping[str, Any] 
     return fetch
 
 
+@pytest.fixture(scope="session")
+def stripe_local() -> Iterator[StripeLocal]:
+    """The Stripe stand-in as a real process (one per test worker); its webhooks go to
+    an inbox the tests hand to the app in the order they choose."""
+    with (
+        WebhookReceiver() as inbox,
+        StripeLocal(webhook_url=inbox.url, secret="whsec_bookings_tests") as sl,
+    ):
+        sl.inbox = inbox  # type: ignore[attr-defined]
+        yield sl
+
+
 @pytest.fixture
-def bookings_app(backend: Backend) -> Iterator[BookingsApp]:
-    app = create_app(backend.settings(EYHUB_AUTO_MIGRATE="true"))
+def bookings_app(backend: Backend, stripe_local: StripeLocal) -> Iterator[BookingsApp]:
+    app = create_app(
+        backend.settings(
+            EYHUB_AUTO_MIGRATE="true",
+            EYHUB_STRIPE_API_BASE=stripe_local.api_base,
+            STRIPE_WEBHOOK_SECRET=stripe_local.secret,
+        )
+    )
     install_test_verifier(app)
     rt = app.extensions["eyhub"]
-    bapp = BookingsApp(app=app, db=rt.db)
+    bapp = BookingsApp(app=app, db=rt.db, stripe=stripe_local)
+    stripe_local.inbox.drain()  # type: ignore[attr-defined]
     rt.extras["session_fetcher"] = _fake_fetcher(bapp)
     yield bapp
     rt.db.dispose()

@@ -235,15 +235,19 @@ def test_cancelling_a_waitlisted_booking_closes_the_gap(bookings_app: BookingsAp
     assert (by_id[ids[1]].waitlist_position, by_id[ids[3]].waitlist_position) == (1, 2)
 
 
-def test_paid_sessions_do_not_auto_promote(bookings_app: BookingsApp) -> None:
+def test_paid_sessions_offer_a_freed_place_instead_of_booking_it(
+    bookings_app: BookingsApp,
+) -> None:
+    """Nobody is charged for a place they did not choose: the first waiting is offered it."""
     sess = bookings_app.add_session(capacity=1, price_pence=2500)
     tokens = [bookings_app.token() for _ in range(2)]
     ids = [bookings_app.book(t, sess["id"]).get_json()["id"] for t in tokens]
     bookings_app.client.post(
         f"/api/bookings/{ids[0]}/cancel", headers=bookings_app.headers(tokens[0])
     )
-    waiting = next(b for b in bookings_app.bookings(sess["id"]) if str(b.id) == ids[1])
-    assert waiting.status == "waitlisted" and waiting.waitlist_position == 1
+    offered = next(b for b in bookings_app.bookings(sess["id"]) if str(b.id) == ids[1])
+    assert offered.status == "offered" and offered.waitlist_position is None
+    assert offered.hold_expires_at is not None
 
 
 def test_cancel_twice_is_harmless(bookings_app: BookingsApp) -> None:

@@ -145,8 +145,28 @@ def test_the_migration_counts_existing_bookings(backend: Backend) -> None:
                 )
             )
             statuses = ["confirmed", "attended", "waitlisted", "waitlisted", "cancelled"]
+            # The bookings table as boo0002 made it (no columns of later revisions).
+            old_bookings = table(
+                "bookings",
+                *(
+                    column(n, Booking.__table__.c[n].type)
+                    for n in (
+                        "id",
+                        "session_id",
+                        "user_id",
+                        "user_email",
+                        "user_name",
+                        "status",
+                        "waitlist_position",
+                        "funding",
+                        "price_pence",
+                        "created_at",
+                        "updated_at",
+                    )
+                ),
+            )
             conn.execute(
-                insert(Booking.__table__),
+                insert(old_bookings),
                 [
                     {
                         "id": uuid.uuid4(),
@@ -154,6 +174,10 @@ def test_the_migration_counts_existing_bookings(backend: Backend) -> None:
                         "user_id": f"u{i}",
                         "status": status,
                         "waitlist_position": i - 1 if status == WAITLISTED else None,
+                        "user_email": "",
+                        "user_name": "",
+                        "funding": "free",
+                        "price_pence": 0,
                         "created_at": snap["starts_at"],
                         "updated_at": snap["starts_at"],
                     }

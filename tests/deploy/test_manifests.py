@@ -80,10 +80,13 @@ def topic_matches(pattern: str, key: str) -> bool:
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 COMPOSE_SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+#: The development stack's Stripe stand-in runs from the same image but is no platform
+#: component: checked on its own (test_compose_stripe_stand_in_is_wired_to_the_gateway).
+STAND_IN = "stripe-local"
 EYHUB_CONTAINERS = {
     name: svc
     for name, svc in COMPOSE_SERVICES.items()
-    if svc.get("build", {}).get("dockerfile") == "deploy/Dockerfile"
+    if svc.get("build", {}).get("dockerfile") == "deploy/Dockerfile" and name != STAND_IN
 }
 
 
@@ -96,7 +99,7 @@ def test_compose_builds_every_eyhub_container_from_the_one_image() -> None:
     images = {svc["image"] for svc in EYHUB_CONTAINERS.values()}
     assert len(images) == 1, images
     for name, svc in COMPOSE_SERVICES.items():
-        if name not in EYHUB_CONTAINERS:
+        if name not in EYHUB_CONTAINERS and name != STAND_IN:
             assert "eyhub" not in str(svc.get("image", "")), f"{name} uses the eyhub image unbuilt"
 
 
@@ -127,6 +130,27 @@ def test_compose_ports_follow_port_base_and_offsets() -> None:
     assert COMPOSE_SERVICES["gateway"]["ports"] == ["8080:8080"]
     published = [n for n, s in EYHUB_CONTAINERS.items() if s.get("ports") and n != "gateway"]
     assert not published, f"only the gateway is a public door: {published}"
+
+
+def test_compose_stripe_stand_in_is_wired_to_the_gateway() -> None:
+    """Development only: services call the stand-in; its webhooks come back through the
+    gateway's public route signed with the secret the services verify; the browser
+    reaches its hosted checkout page (published, as Stripe's page is public)."""
+    svc = COMPOSE_SERVICES[STAND_IN]
+    assert svc["image"] == EYHUB_CONTAINERS["gateway"]["image"]
+    command, params = compose_role(svc)
+    assert command == "stripe-local"
+    from shared.stripe_local.__main__ import parse_args
+
+    args = parse_args(list(params["args"]))
+    assert (args.host, args.port) == ("0.0.0.0", 8085)
+    assert args.webhook_url == "http://gateway:8080/api/bookings/stripe/webhook"
+    assert svc["ports"] == [f"{args.port}:{args.port}"]
+    assert args.state.startswith("/var/lib/eyhub/")
+    for name in ("bookings", "bookings-worker", "budget", "budget-worker"):
+        settings = load_settings(EYHUB_CONTAINERS[name]["environment"])
+        assert settings.stripe_local and settings.stripe_api_base == f"http://{STAND_IN}:8085"
+        assert settings.webhook_secret() == args.webhook_secret, name
 
 
 def test_compose_environment_uses_only_variables_the_code_reads() -> None:

@@ -60,7 +60,7 @@ def suite_hash_profile() -> str:
     return os.environ.get(HASH_PROFILE_VAR) or "fast"
 
 
-def free_port_base(count: int = 5) -> int:
+def free_port_base(count: int = 6) -> int:
     """A base port with ``count`` consecutive free ports (the platform's layout)."""
     for _ in range(200):
         with closing(socket.socket()) as s:
