@@ -11,6 +11,7 @@ from typing import Any
 
 from gateway import demo as gateway_demo
 from gateway.demo import DEMO_PASSWORD
+from services.budget import demo as budget_demo
 from services.catalogue import demo as catalogue_demo
 from services.mentoring import demo as mentoring_demo
 from shared.config import Settings
@@ -28,11 +29,13 @@ def seed_demo(settings: Settings) -> dict[str, Any]:
     logins = gateway_demo.seed(settings, catalogue["hubs"])
     DEMO_LOGINS[:] = logins
     mentoring = mentoring_demo.seed(settings, catalogue["hubs"], _demo_people(settings, catalogue))
+    budget = budget_demo.seed(settings, catalogue["hubs"])
     return {
         "hubs": ", ".join(h["name"] for h in catalogue["hubs"]),
         "events": catalogue.get("events", 0),
         "sessions": catalogue.get("sessions", 0),
         **mentoring,
+        **budget,
         "logins shown": len(logins),
     }
 

@@ -116,8 +116,10 @@ def ensure_checkout(db: Database, settings: Settings, booking_id: uuid.UUID) -> 
         log.warning("no checkout session", extra={"booking_id": str(booking_id), "error": str(exc)})
         raise stripe_unavailable(booking_id) from None
     with db.transaction() as s:
-        booking = s.get(Booking, booking_id, with_for_update=True, populate_existing=True)
+        booking = s.get(Booking, booking_id)
         assert booking is not None
+        lock_session(s, booking.session_id)  # every change of a booking is under this lock
+        s.refresh(booking)
         if booking.status == PENDING_PAYMENT and booking.checkout_attempts < attempt:
             booking.checkout_session_id = checkout.id
             booking.checkout_url = checkout.url

@@ -53,6 +53,10 @@ def snapshot_from_catalogue(body: Mapping[str, Any]) -> dict[str, Any]:
         "sequence": int(body.get("sequence") or 0),
         "price_pence": int(pick("price_pence") or 0),
         "funded_places": pick("funded_places"),  # int or None
+        "cost_per_funded_place_pence": int(pick("cost_per_funded_place_pence") or 0),
+        "funding_line": pick("funding_line") or "backfill",
+        "funded_setting_types": list(pick("funded_setting_types") or []),
+        "refund_days_before": int(pick("refund_days_before", 7)),
         "cpd_hours": pick("cpd_hours") or 0,
         "venue": pick("venue"),
         "online_url": pick("online_url"),

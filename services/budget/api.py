@@ -2,7 +2,8 @@
 
 Every operation is a hub's: its leads and admins only (``@requires("hub_lead")`` checks
 the token and role before the input, then the view checks the hub: a lead of another
-hub gets 403, a transfer of another hub 404).
+hub gets 403, a transfer of another hub 404). Reconciliation reads Stripe
+(``reconciliation``); Stripe unreachable is a 503.
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.budget import operations as ops
-from services.budget import reports
+from services.budget import reconciliation, reports
 from services.budget.models import Transfer
 from services.budget.schemas import (
     AllocationInSchema,
+    ReconciliationQuerySchema,
+    ReconciliationSchema,
+    ResolvedItemSchema,
+    ResolveInSchema,
     ReverseInSchema,
     SettingsOutSchema,
     SettingsSchema,
@@ -29,7 +34,7 @@ from services.budget.schemas import (
     TransferSchema,
 )
 from shared.auth import require_identity, requires
-from shared.web import current_db
+from shared.web import current_db, runtime
 
 bp = Blueprint(
     "budget",
@@ -151,3 +156,45 @@ class Summary(MethodView):
     def get(self, args: dict[str, Any], hub_id: uuid.UUID) -> Any:
         """A financial year (default: the current one) per line and month, in pence."""
         return reports.summary(current_db(), require_identity(), hub_id, args.get("financial_year"))
+
+
+@bp.route("/hubs/<uuid:hub_id>/reconciliation")
+class Reconciliation(MethodView):
+    @requires("hub_lead")
+    @bp.arguments(ReconciliationQuerySchema, location="query")
+    @bp.response(200, ReconciliationSchema)
+    @bp.alt_response(200, description="CSV of the items (?format=csv)", content_type="text/csv")
+    @bp.alt_response(403, description="Not a lead of this hub.")
+    @bp.alt_response(503, description="Stripe could not be reached; try again later.")
+    def get(self, args: dict[str, Any], hub_id: uuid.UUID) -> Any:
+        """The hub's card payments and refunds, the ledger against Stripe's balance
+        transactions, London days ``from`` to ``to`` included (default: the financial
+        year to date); ``?format=csv`` for a spreadsheet."""
+        report = reconciliation.reconcile(
+            current_db(),
+            runtime().settings,
+            require_identity(),
+            hub_id,
+            args["from_"],
+            args["to"],
+        )
+        if args["format"] == "csv":
+            return reconciliation.as_csv(report, hub_id)
+        return report
+
+
+@bp.route("/hubs/<uuid:hub_id>/reconciliation/items/<item_id>/resolve")
+class ResolveItem(MethodView):
+    @requires("hub_lead")
+    @bp.arguments(ResolveInSchema)
+    @bp.response(201, ResolvedItemSchema)
+    @bp.alt_response(200, schema=ResolvedItemSchema, description="The item's note, replaced.")
+    @bp.alt_response(403, description="Not a lead of this hub.")
+    @bp.alt_response(404, description="No such item of this hub (here or at Stripe).")
+    @bp.alt_response(503, description="Stripe could not be reached to find the item.")
+    def post(self, data: dict[str, Any], hub_id: uuid.UUID, item_id: str) -> Any:
+        """Note why an item is as it is (who and when are kept); again: replaces the note."""
+        view, created = reconciliation.resolve(
+            current_db(), runtime().settings, require_identity(), hub_id, item_id, data
+        )
+        return view, 201 if created else 200

@@ -16,6 +16,8 @@ A double-entry-style ledger after TigerBeetle's model (docs/budget.md):
 - ``hub_settings``, ``alerts`` (thresholds raised, once each), ``event_locks`` (one row
   per catalogue event: funding requests of one event take turns, so funded places are
   counted exactly).
+- ``reconciliation_resolutions``: a hub lead's note on a reconciliation item (a card
+  payment or refund compared with Stripe), keyed by the item's id (its Stripe id).
 """
 
 from __future__ import annotations
@@ -81,6 +83,15 @@ HOLDS_A_PLACE = (COMMITTED, POSTED)
 NO_SHOW_POLICIES = ("void", "post")
 DEFAULT_THRESHOLDS = (80, 100)
 DEFAULT_NO_SHOW_POLICY = "void"
+
+# -- reconciliation against Stripe ---------------------------------------------------------------
+MATCHED = "matched"
+AMOUNT_MISMATCH = "amount_mismatch"
+LEDGER_ONLY = "ledger_only"
+STRIPE_ONLY = "stripe_only"
+MATCH_STATUSES = (MATCHED, AMOUNT_MISMATCH, LEDGER_ONLY, STRIPE_ONLY)
+#: What a reconciliation item is about: a card payment (``charge``) or a ``refund``.
+ITEM_KINDS = ("charge", "refund")
 
 
 @dataclass(frozen=True)
@@ -269,3 +280,23 @@ class EventLock(Base):
     __tablename__ = "event_locks"
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
+class Resolution(Base):
+    """Why a reconciliation item is as it is, in a hub lead's words (the latest note).
+
+    Keyed by the item's id, which is the Stripe id the item is about (the payment intent
+    of a charge, the refund's id), so the note follows the item whatever range it is
+    read in. Stripe's side is never stored: it is read afresh on every reconciliation.
+    """
+
+    __tablename__ = "reconciliation_resolutions"
+
+    hub_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    resolved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: When the item was first resolved (``resolved_at`` moves with each new note).
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -72,6 +72,7 @@ from services.budget.models import (
     EventLock,
     Funding,
     HubSettings,
+    Resolution,
     Transfer,
 )
 from shared.auth import Identity
@@ -1160,6 +1161,33 @@ def meeting_logged(
     return transfer
 
 
+# -- reconciliation ----------------------------------------------------------------------------
+def resolve_item(
+    s: Session,
+    hub_id: uuid.UUID,
+    item_id: str,
+    *,
+    kind: str,
+    note: str,
+    by: str | None,
+    now: datetime,
+) -> tuple[Resolution, bool]:
+    """Record why a reconciliation item is as it is; returns the row and whether it is
+    new. Resolving again replaces the note (and who and when): the latest word stands,
+    like an edited comment, because a note explains a difference and changes nothing
+    in the ledger (a wrong booking is corrected by a reversal, not by a note)."""
+    row = s.get(Resolution, (hub_id, item_id), with_for_update=True, populate_existing=True)
+    created = row is None
+    if row is None:
+        row = Resolution(hub_id=hub_id, item_id=item_id, kind=kind, created_at=now)
+        s.add(row)
+    row.note = note
+    row.resolved_by = by
+    row.resolved_at = now
+    s.flush()
+    return row, created
+
+
 # -- the API's units of work --------------------------------------------------------------------
 def _idempotent(db: Database, work: Callable[[Session], T]) -> T:
     """Run ``work`` in a transaction; if a concurrent request with the same transfer id
@@ -1237,3 +1265,16 @@ def api_put_settings(
     require_lead(who, hub_id)
     with db.transaction() as s:
         return save_settings(s, hub_id, data, by=who.user_id, now=utcnow())
+
+
+def api_resolve_item(
+    db: Database, who: Identity, hub_id: uuid.UUID, item_id: str, kind: str, data: dict[str, Any]
+) -> tuple[Resolution, bool]:
+    """``kind``: the item's, already checked to be this hub's (reconciliation.resolve)."""
+    require_lead(who, hub_id)
+    return _idempotent(
+        db,
+        lambda s: resolve_item(
+            s, hub_id, item_id, kind=kind, note=data["note"], by=who.user_id, now=utcnow()
+        ),
+    )

@@ -10,10 +10,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from services.budget import years
-from services.budget.models import KINDS, LINES, NO_SHOW_POLICIES, ORIGINS
+from services.budget.models import (
+    ITEM_KINDS,
+    KINDS,
+    LINES,
+    MATCH_STATUSES,
+    NO_SHOW_POLICIES,
+    ORIGINS,
+)
+from shared.db import utcnow
 from shared.events.budget import FINANCIAL_YEAR_PATTERN
 from shared.fields import Text, UTCDateTime
 from shared.pagination import Cursor, NextCursor
@@ -23,6 +31,11 @@ from shared.pagination import Cursor, NextCursor
 MAX_AMOUNT = 100_000_000_000
 MAX_THRESHOLDS = 5
 MAX_RATE = 1_000_000
+#: The longest reconciliation range, in days (a financial year and some): each day of
+#: range is a day of the whole Stripe account's balance transactions read page by page.
+MAX_RECONCILIATION_DAYS = 400
+FIRST_DAY = date(years.FIRST_YEAR, 4, 1)
+LAST_DAY = date(years.LAST_YEAR + 1, 3, 31)
 
 
 def _check_year(value: str) -> None:
@@ -179,6 +192,60 @@ class TransferListQuerySchema(Schema):
     )
 
 
+def reconciliation_range(first: date | None, last: date | None, today: date) -> tuple[date, date]:
+    """The days a reconciliation covers, both included: by default the current financial
+    year to date; ``to`` alone: from the start of its financial year."""
+    last = last or today
+    first = first or years.bounds(years.financial_year_of(last))[0]
+    return first, last
+
+
+def _day(description: str, **kwargs: Any) -> fields.Date:
+    return fields.Date(
+        load_default=None,
+        **kwargs,
+        validate=validate.Range(min=FIRST_DAY, max=LAST_DAY),
+        metadata={"description": description},
+    )
+
+
+class ReconciliationQuerySchema(Schema):
+    #: ``from`` on the wire (a Python keyword).
+    from_ = _day(
+        "First day (London), included. Default: the start of the financial year of `to`.",
+        data_key="from",
+    )
+    to = _day("Last day (London), included. Default: today.")
+    format = fields.String(
+        load_default="json",
+        validate=validate.OneOf(["json", "csv"]),
+        metadata={"description": "csv: the items, for Excel."},
+    )
+
+    @post_load
+    def _span(self, data: dict[str, Any], **_kw: Any) -> dict[str, Any]:
+        """Fill in the default days, then check the range (a 422 like any field's)."""
+        today = years.london_date(utcnow())
+        first, last = reconciliation_range(data.get("from_"), data.get("to"), today)
+        if first > last:
+            raise ValidationError(f"Must not be after to ({last.isoformat()}).", "from")
+        if (last - first).days + 1 > MAX_RECONCILIATION_DAYS:
+            raise ValidationError(
+                f"A reconciliation covers at most {MAX_RECONCILIATION_DAYS} days.", "to"
+            )
+        return {**data, "from_": first, "to": last}
+
+
+class ResolveInSchema(Schema):
+    note = Text(
+        max_length=2000,
+        min_length=1,
+        multiline=True,
+        required=True,
+        metadata={"description": "Why the item is as it is, e.g. what was done about it."},
+    )
+
+
 # -- outputs ------------------------------------------------------------------------------
 class EffectSchema(Schema):
     """What the transfer did to its account's balances (signed pence)."""
@@ -260,3 +327,82 @@ class SummarySchema(Schema):
             "description": "Posted funded-place spend / attended funded places (null: none)."
         },
     )
+
+
+class ResolutionSchema(Schema):
+    note = fields.String()
+    by = fields.String(allow_none=True, metadata={"description": "Who wrote the note."})
+    at = UTCDateTime(metadata={"description": "When it was last written."})
+
+
+class ReconciliationItemSchema(Schema):
+    id = fields.String(
+        metadata={
+            "description": "Stable: the payment intent of a charge (its charge id if it has "
+            "none), the refund's id. Resolve the item with it.",
+            "example": "pi_3PqW0cLkdIwHu7ix0x7tQh4Z",
+        }
+    )
+    status = fields.String(validate=validate.OneOf(MATCH_STATUSES))
+    kind = fields.String(validate=validate.OneOf(ITEM_KINDS))
+    payment_intent = fields.String(allow_none=True)
+    charge = fields.String(allow_none=True)
+    refund_id = fields.String(allow_none=True)
+    booking_id = fields.String(allow_none=True)
+    stripe_amount_pence = fields.Integer(
+        allow_none=True,
+        metadata={"description": "What Stripe moved, positive (a refund too); null: nothing."},
+    )
+    ledger_amount_pence = fields.Integer(
+        allow_none=True,
+        metadata={"description": "What the ledger booked (0 if reversed); null: nothing."},
+    )
+    fee_pence = fields.Integer(allow_none=True, metadata={"description": "Stripe's fee."})
+    net_pence = fields.Integer(
+        allow_none=True,
+        metadata={"description": "What it did to the Stripe balance (a refund: negative)."},
+    )
+    created = UTCDateTime(metadata={"description": "Stripe's time, else the ledger's."})
+    booked_on = fields.Date(allow_none=True, metadata={"description": "The ledger's day."})
+    resolution = fields.Nested(ResolutionSchema, allow_none=True)
+
+
+class ReconciliationTotalsSchema(Schema):
+    stripe_gross = fields.Integer(metadata={"description": "Charges less refunds, before fees."})
+    stripe_fees = fields.Integer()
+    stripe_net = fields.Integer(metadata={"description": "stripe_gross - stripe_fees"})
+    ledger_income = fields.Integer()
+    ledger_refunds = fields.Integer()
+    matched = fields.Integer()
+    mismatched = fields.Integer()
+    ledger_only = fields.Integer()
+    stripe_only = fields.Integer()
+    unresolved = fields.Integer(metadata={"description": "Items not matched and not resolved."})
+
+
+class PayoutSchema(Schema):
+    id = fields.String()
+    amount_pence = fields.Integer()
+    arrival_date = fields.Date()
+    status = fields.String()
+    created = UTCDateTime()
+
+
+class ReconciliationSchema(Schema):
+    from_ = fields.Date(data_key="from", attribute="from")
+    to = fields.Date()
+    items = fields.List(fields.Nested(ReconciliationItemSchema))
+    totals = fields.Nested(ReconciliationTotalsSchema)
+    payouts = fields.List(
+        fields.Nested(PayoutSchema),
+        metadata={
+            "description": "The Stripe account's payouts in the range: the money of every "
+            "hub card payments went to, not this hub's alone."
+        },
+    )
+
+
+class ResolvedItemSchema(Schema):
+    id = fields.String()
+    kind = fields.String(validate=validate.OneOf(ITEM_KINDS))
+    resolution = fields.Nested(ResolutionSchema)

@@ -13,6 +13,7 @@ import csv
 import io
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -378,15 +379,16 @@ MEETING = mentoring_events.MEETING_LOGGED
 
 
 # -- the app, once per module and backend ------------------------------------------------------
-@pytest.fixture(scope="module", params=BACKEND_PARAMS)
-def budget(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def budget_app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, **env: str
 ) -> Iterator[BudgetApp]:
+    """A migrated budget app on the request's backend (``env``: settings overrides)."""
     _skip_unless_configured(request.param)
     folder: Path = tmp_path_factory.mktemp(f"budget-{request.param}")
     backend = Backend(request.param, folder / "data")
     backend.create()
-    app = create_app(backend.settings(EYHUB_AUTO_MIGRATE="true"))
+    app = create_app(backend.settings(EYHUB_AUTO_MIGRATE="true", **env))
     install_test_verifier(app)
     rt = app.extensions["eyhub"]
     try:
@@ -394,6 +396,14 @@ def budget(
     finally:
         rt.db.dispose()
         backend.destroy()
+
+
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
+def budget(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BudgetApp]:
+    with budget_app(request, tmp_path_factory) as app:
+        yield app
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ would only ever test the refusal:
 - rules between fields that the operations' descriptions state: where an event happens
   (``venue`` for in-person and hybrid, ``online_url`` for online and hybrid), a feed's
   ``hub_id`` only with ``scope: hub``, each booking once in an attendance list.
+  A reconciliation window reads forwards and spans at most 400 days.
 
 Only *positive* cases are changed, in every phase (the config file's ``body.*``
 parameters would reach the fuzzing phase only); negative cases stay as generated, to be
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 
 import schemathesis
@@ -65,6 +67,28 @@ def _attendance(body: dict[str, Any]) -> None:
         body["records"] = list(seen.values()) or records[:1]
 
 
+def _date_range(query: dict[str, Any]) -> None:
+    """A reconciliation window reads forwards and spans at most 400 days (documented)."""
+    start, end = query.get("from"), query.get("to")
+    if not (isinstance(start, str) and isinstance(end, str)):
+        return
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        return
+    if first > last:
+        first, last = last, first
+    if (last - first).days > 400:
+        last = first + timedelta(days=400)
+    query["from"], query["to"] = first.isoformat(), last.isoformat()
+
+
+#: The same, for query strings.
+QUERY_RULES: dict[str, Callable[[dict[str, Any]], None]] = {
+    "GET /api/budget/hubs/{hub_id}/reconciliation": _date_range,
+}
+
+
 RULES: dict[str, Callable[[dict[str, Any]], None]] = {
     "POST /api/catalogue/events": _where,
     "PATCH /api/catalogue/events/{event_id}": _where,
@@ -78,6 +102,9 @@ RULES: dict[str, Callable[[dict[str, Any]], None]] = {
 @schemathesis.hook
 def before_call(ctx: Any, case: Any, **kwargs: Any) -> None:
     label = case.operation.label
+    positive = case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE
+    if positive and label in QUERY_RULES and isinstance(case.query, dict):
+        QUERY_RULES[label](case.query)
     if not isinstance(case.body, dict) or (label not in BODIES and label not in RULES):
         return
     meta = case.meta

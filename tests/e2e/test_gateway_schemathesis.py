@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from gateway.demo import DEMO_PASSWORD, LEADS, MENTORS, PRACTITIONERS
 from shared.messaging.testing import wait_until
@@ -89,6 +90,12 @@ class Fixtures:
     logout_token: str
     #: The token of a real confirmation link (confirming again is harmless).
     confirm_token: str
+    #: Budget: an allocation to read, a spend to reverse (reversing an allocation would
+    #: leave the hub's lines empty for the rest of the run).
+    transfer_id: str
+    reverse_transfer_id: str
+    #: A reconciliation item of the hub: a card payment taken on the Stripe stand-in.
+    reconciliation_item: str
     #: Mentoring: the practitioner's request, its proposed match (mentor: the mentor
     #: role), the run that proposed it, and that mentor's user id.
     mentoring: dict[str, str]
@@ -156,6 +163,7 @@ def prepare(platform: Platform) -> dict[str, Fixtures]:
 
     confirm_token = _confirmation_token(platform, f"fuzz-confirm-{run}@example.org", hub_id)
     mentoring = _mentoring(platform, tokens, hub_id)
+    allocation, spend, item = _budget(platform, tokens, hub_id, starts)
 
     def sidekick(role: str) -> str:
         email = f"fuzz-logout-{role}-{run}@example.org"
@@ -196,6 +204,9 @@ def prepare(platform: Platform) -> dict[str, Fixtures]:
             logout_token=sidekick(role),
             confirm_token=confirm_token,
             mentoring=mentoring,
+            transfer_id=allocation,
+            reverse_transfer_id=spend,
+            reconciliation_item=item,
             **times,
         )
     return out
@@ -277,6 +288,77 @@ def _mentoring(platform: Platform, tokens: dict[str, str], hub_id: str) -> dict[
     return ids
 
 
+#: The budget lines (every one may overdraw in the fuzzed hub: a spend of any amount is
+#: then a valid request, not a 409 for want of money).
+LINES = ["training_delivery", "backfill", "mentoring", "venue", "resources", "other"]
+SETTINGS = {
+    "alert_thresholds": [80, 100],
+    "overdraft_lines": LINES,
+    "no_show_policy": "void",
+    "mentor_hourly_rate_pence": None,
+}
+
+
+def _budget(
+    platform: Platform, tokens: dict[str, str], hub_id: str, starts: datetime
+) -> tuple[str, str, str]:
+    """Money in the lead's hub, overdraft on every line, two transfers to name, and a
+    card payment on the Stripe stand-in that reconciliation lists."""
+    lead = tokens["hub_lead"]
+    base = f"/api/budget/hubs/{hub_id}"
+    _ok(platform.request("PUT", f"{base}/settings", token=lead, json=SETTINGS))
+    summary = _ok(platform.get(f"{base}/summary", token=lead))
+    allocation = platform.post(
+        f"{base}/allocations",
+        token=lead,
+        json={
+            "financial_year": summary["financial_year"],
+            "line": "other",
+            "amount_pence": 10_000_000,
+            "source": "Fuzz grant",
+        },
+    )
+    spend = platform.post(
+        f"{base}/spend",
+        token=lead,
+        json={
+            "line": "venue",
+            "amount_pence": 5000,
+            "description": "Fuzz room hire",
+            "spent_on": datetime.now(UTC).date().isoformat(),
+        },
+    )
+    body = {
+        "hub_id": hub_id,
+        "title": "Fuzz paid course",
+        "kind": "training",
+        "format": "online",
+        "online_url": "https://meet.example.org/fuzz-paid",
+        "audience": ["childminder"],
+        "cpd_hours": 1,
+        "capacity": 5,
+        "price_pence": 1500,
+    }
+    event_id = _ok(platform.post("/api/catalogue/events", token=lead, json=body), 201)["id"]
+    times = {"starts_at": _stamp(starts), "ends_at": _stamp(starts + timedelta(hours=1))}
+    made = platform.post(f"/api/catalogue/events/{event_id}/sessions", token=lead, json=times)
+    session_id = _ok(made, 201)["items"][0]["id"]
+    _ok(platform.post(f"/api/catalogue/events/{event_id}/publish", token=lead))
+    paying = platform.post(
+        "/api/bookings", token=tokens["practitioner"], json={"session_id": session_id}
+    )
+    checkout_url = _ok(paying, 201)["checkout_url"]
+    assert requests.post(checkout_url + "/pay", allow_redirects=False, timeout=10).is_redirect
+
+    def item() -> str | None:
+        report = _ok(platform.get(f"{base}/reconciliation", token=lead))
+        matched = [i["id"] for i in report["items"] if i["status"] == "matched"]
+        return matched[0] if matched else None
+
+    found = wait_until(item, timeout=30, what="the card payment on the hub's ledger")
+    return _ok(allocation, 201)["id"], _ok(spend, 201)["id"], found
+
+
 def _confirmation_token(platform: Platform, email: str, hub_id: str) -> str:
     """Register ``email`` and read the token of the link the gateway's worker mails."""
     body = {"email": email, "password": "fuzz-password-1", "name": "Fuzz Confirm"}
@@ -322,6 +404,10 @@ def fuzz_bodies(f: Fixtures) -> dict[str, dict[str, Any]]:
         "PATCH /api/auth/users/{user_id}": {"hub_ids": [f.hub_id]},
         # Signs out the look-alike account (its own token): a refresh token is optional.
         "POST /api/auth/logout": {"refresh_token": None},
+        # Budget: a day within the years the ledger keeps, and settings that keep every
+        # line open to spend for the rest of the run.
+        "POST /api/budget/hubs/{hub_id}/spend": {"spent_on": datetime.now(UTC).date().isoformat()},
+        "PUT /api/budget/hubs/{hub_id}/settings": {"overdraft_lines": LINES},
     }
     if f.refresh_token:
         bodies["POST /api/auth/refresh"] = {"refresh_token": f.refresh_token}
@@ -381,6 +467,8 @@ def fuzz_config(f: Fixtures) -> str:
             f'"path.match_id" = {toml(f.mentoring["match_id"])}',
             f'"path.run_id" = {toml(f.mentoring["run_id"])}',
             f'"path.meeting_id" = {toml(f.mentoring["meeting_id"])}',
+            f'"path.transfer_id" = {toml(f.transfer_id)}',
+            f'"path.item_id" = {toml(f.reconciliation_item)}',
             f'"query.hub_id" = {toml(f.hub_id)}',
             "",
             operation(
@@ -410,6 +498,15 @@ def fuzz_config(f: Fixtures) -> str:
                 # A hub lead has no caseload feed and may revoke nobody's (404 each time).
                 enabled=f.role != "hub_lead",
             ),
+            operation(
+                "/api/budget/hubs/{hub_id}/transfers/{transfer_id}/reverse",
+                "POST",
+                {"path.transfer_id": f.reverse_transfer_id},
+            ),
+            # Stripe's webhook: anything without Stripe's signature is refused (400) by
+            # design, and generated requests cannot carry one; tests/bookings/
+            # test_payments.py and tests/e2e/test_payments_flow.py cover it instead.
+            operation("/api/bookings/stripe/webhook", "POST", {}, enabled=False),
             operation("/api/auth/confirm-email", "GET", {"query.token": f.confirm_token}),
             operation("/api/auth/confirm-email", "POST", {"query.token": f.confirm_token}),
             operation(

@@ -25,6 +25,7 @@ import functools
 import hashlib
 import itertools
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -60,14 +61,25 @@ def suite_hash_profile() -> str:
     return os.environ.get(HASH_PROFILE_VAR) or "fast"
 
 
+def _ephemeral_low() -> int:
+    """Where the kernel starts picking ports for client sockets and ``bind(0)``."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port_base(count: int = 6) -> int:
-    """A base port with ``count`` consecutive free ports (the platform's layout)."""
+    """A base port with ``count`` consecutive free ports (the platform's layout).
+
+    Picked at random below the ephemeral range: a platform's ports are free when checked
+    but bound seconds later, and in between every outgoing connection of the suite (and
+    any ``bind(0)``) takes an ephemeral port, which could otherwise be one of them.
+    """
+    low = _ephemeral_low()
+    floor = 20000 if low > 21000 + count else 1024
     for _ in range(200):
-        with closing(socket.socket()) as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + count > 65000:
-            continue
+        base = random.randrange(floor, low - count)
         ok = True
         for port in range(base, base + count):
             with closing(socket.socket()) as s:

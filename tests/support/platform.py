@@ -85,6 +85,17 @@ class Platform:
         return {**os.environ, **self.backend.env(self.port_base), **self.extra_env}
 
     def start(self, *, demo: bool = False, timeout: float = 120.0) -> Platform:
+        """``eyhub up`` on free ports; once more on other ports if one was taken between
+        the check and the bind (another process of the suite got there first)."""
+        try:
+            return self._start(demo=demo, timeout=timeout)
+        except RuntimeError:
+            if "Address already in use" not in self.log_tail(200):
+                raise
+            self.port_base = 0
+            return self._start(demo=demo, timeout=timeout)
+
+    def _start(self, *, demo: bool, timeout: float) -> Platform:
         self.port_base = self.port_base or free_port_base()
         self.log_path = self.backend.data_dir / "platform.log"
         argv = [sys.executable, "-m", "eyhub", "up", "--ready-timeout", str(timeout)]
