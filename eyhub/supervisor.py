@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,6 +75,18 @@ def stripe_local_argv(settings: Settings) -> list[str]:
         "--webhook-secret",
         settings.webhook_secret(),
     ]
+
+
+def _demo_activity(settings: Settings) -> None:
+    """Card payments and funded places, made through the running platform's API."""
+    from eyhub.demo_activity import play
+
+    try:
+        done = play(settings)
+    except Exception as exc:  # the demo must never stop the platform
+        _say(f"demo activity skipped: {exc}")
+    else:
+        _say("demo activity: " + ", ".join(f"{n} {what}" for what, n in done.items()))
 
 
 def _ready_urls(settings: Settings) -> dict[str, str]:
@@ -184,6 +197,7 @@ def up(settings: Settings, *, demo: bool = False, ready_timeout: float = 90.0) -
             _say("demo logins (role, email, password):")
             for role, email, password in DEMO_LOGINS:
                 print(f"    {role:<14} {email:<40} {password}", flush=True)
+            threading.Thread(target=_demo_activity, args=(settings,), daemon=True).start()
         _say("Ctrl-C stops everything")
         while not stopping:
             for child in children:

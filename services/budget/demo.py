@@ -54,6 +54,13 @@ SPENDS = (
     ),
     ("other", 31_250, "Printing: effective practice guides for network meetings", 70, "PO-2231"),
     ("venue", 98_000, "Venue hire: hub training room, autumn term", 150, "INV-VH-0587"),
+    (
+        "backfill",
+        36_000,
+        "Backfill cover: 6 funded places at Early maths through play (attended)",
+        120,
+        "BF-AUT-01",
+    ),
     ("resources", 42_599, "Makaton and EAL picture cards", 190, None),
 )
 #: The mentor hourly rate per hub (pence): £35 to £42.50.

@@ -16,6 +16,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import requests
 from sqlalchemy import func, select
 
@@ -27,6 +28,9 @@ from tests.bookings.conftest import BookingsApp, future
 from tests.support.stripe_local import Received
 
 PRICE = 4500
+#: For tests about our handling of Stripe's answers rather than the database's locking:
+#: the embedded backend only (the suite's time on 2 cores is bounded).
+EMBEDDED_ONLY = pytest.mark.parametrize("backend", ["embedded"], indirect=True)
 
 
 def _paid_session(bapp: BookingsApp, **overrides: Any) -> dict[str, Any]:
@@ -105,6 +109,7 @@ def test_a_webhook_delivered_three_times_is_applied_once(bookings_app: BookingsA
         assert s.scalar(select(func.count()).select_from(Payment)) == 1
 
 
+@EMBEDDED_ONLY
 def test_a_forged_or_missing_signature_is_a_400_and_changes_nothing(
     bookings_app: BookingsApp,
 ) -> None:
@@ -141,6 +146,7 @@ def _signed(secret: str, event: dict[str, Any]) -> Received:
     return _received(body, f"t={stamp},v1={mac}")
 
 
+@EMBEDDED_ONLY
 def test_unknown_types_are_acknowledged_and_a_resent_event_applies_once(
     bookings_app: BookingsApp,
 ) -> None:
@@ -191,6 +197,7 @@ def test_an_expiry_of_an_old_checkout_never_cancels_a_paid_booking_in_either_ord
     assert bapp.booking(booking_id).status == "confirmed"
 
 
+@EMBEDDED_ONLY
 def test_the_expiry_arriving_before_the_payment_of_a_new_checkout_is_harmless(
     bookings_app: BookingsApp,
 ) -> None:
@@ -314,6 +321,7 @@ def test_a_payment_after_the_hold_went_to_someone_else_is_refunded_never_overboo
     assert payments.execute_refunds(bapp.db, bapp.settings) == 0  # nothing sent twice
 
 
+@EMBEDDED_ONLY
 def test_a_late_payment_keeps_the_place_when_it_is_still_free(bookings_app: BookingsApp) -> None:
     bapp = bookings_app
     sess = _paid_session(bapp, capacity=2)
@@ -334,6 +342,7 @@ def test_a_late_payment_keeps_the_place_when_it_is_still_free(bookings_app: Book
     assert replica is not None and replica.held_count == 1
 
 
+@EMBEDDED_ONLY
 def test_when_stripe_is_down_booking_answers_503_and_keeps_the_hold(
     bookings_app: BookingsApp,
 ) -> None:
@@ -355,6 +364,7 @@ def test_when_stripe_is_down_booking_answers_503_and_keeps_the_hold(
     assert again.get_json()["id"] == booking_id
 
 
+@EMBEDDED_ONLY
 def test_refund_rule_at_the_boundary(bookings_app: BookingsApp) -> None:
     bapp = bookings_app
     days = 7

@@ -531,8 +531,8 @@ def test_the_ledger_auditor(ledger_db: Database) -> None:
     run_state_machine_as_test(
         lambda: Auditor(ledger_db),
         settings=settings(
-            max_examples=25,
-            stateful_step_count=30,
+            max_examples=12,
+            stateful_step_count=25,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
         ),

@@ -11,7 +11,7 @@ would only ever test the refusal:
 - rules between fields that the operations' descriptions state: where an event happens
   (``venue`` for in-person and hybrid, ``online_url`` for online and hybrid), a feed's
   ``hub_id`` only with ``scope: hub``, each booking once in an attendance list.
-  A reconciliation window reads forwards and spans at most 400 days.
+  A reconciliation window reads forwards, within 2000-04-01..2099-03-31, at most 400 days.
 
 Only *positive* cases are changed, in every phase (the config file's ``body.*``
 parameters would reach the fuzzing phase only); negative cases stay as generated, to be
@@ -67,19 +67,29 @@ def _attendance(body: dict[str, Any]) -> None:
         body["records"] = list(seen.values()) or records[:1]
 
 
+#: The days the budget keeps (its financial years 2000-01 to 2098-99).
+FIRST_DAY, LAST_DAY = date(2000, 4, 1), date(2099, 3, 31)
+
+
 def _date_range(query: dict[str, Any]) -> None:
-    """A reconciliation window reads forwards and spans at most 400 days (documented)."""
-    start, end = query.get("from"), query.get("to")
-    if not (isinstance(start, str) and isinstance(end, str)):
+    """A reconciliation window reads forwards, within the years the budget keeps, and
+    spans at most 400 days (documented);
+    a missing end is filled in so that the other one cannot break the rule alone."""
+    days = {}
+    for name in ("from", "to"):
+        try:
+            days[name] = date.fromisoformat(str(query[name])) if name in query else None
+        except ValueError:
+            return  # not a date: the schema refuses it, as it should
+    first, last = days["from"], days["to"]
+    if first is None and last is None:
         return
-    try:
-        first, last = date.fromisoformat(start), date.fromisoformat(end)
-    except ValueError:
-        return
+    first = first or last - timedelta(days=30)  # type: ignore[operator]
+    last = last or first + timedelta(days=30)
+    first, last = (min(max(d, FIRST_DAY), LAST_DAY) for d in (first, last))
     if first > last:
         first, last = last, first
-    if (last - first).days > 400:
-        last = first + timedelta(days=400)
+    last = min(last, first + timedelta(days=399))  # 400 days, both ends included
     query["from"], query["to"] = first.isoformat(), last.isoformat()
 
 

@@ -54,7 +54,8 @@ def web(platform: Platform) -> Platform:
 @pytest.fixture
 def page(browser: Any, web: Platform) -> Iterator[Any]:
     context = browser.new_context(base_url=web.url, viewport=LAPTOP, locale="en-GB")
-    context.set_default_timeout(10_000)
+    # Generous: the suite runs four platforms and Chromium on two cores at once.
+    context.set_default_timeout(30_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
