@@ -20,12 +20,20 @@ def main() -> None:
 
 @main.command()
 @click.option("--demo", is_flag=True, help="Load the demo hubs, people and programme first.")
+@click.option(
+    "--demo-activity/--no-demo-activity",
+    default=True,
+    show_default=True,
+    help="With --demo: once ready, pay for places and ask for funded ones as the demo people.",
+)
 @click.option("--ready-timeout", default=90.0, show_default=True, help="Seconds to wait.")
-def up(demo: bool, ready_timeout: float) -> None:
+def up(demo: bool, demo_activity: bool, ready_timeout: float) -> None:
     """Start gateway, services and workers in the foreground (Ctrl-C stops all)."""
     from eyhub.supervisor import up as run_up
 
-    sys.exit(run_up(_settings(), demo=demo, ready_timeout=ready_timeout))
+    sys.exit(
+        run_up(_settings(), demo=demo, demo_activity=demo_activity, ready_timeout=ready_timeout)
+    )
 
 
 @main.command()

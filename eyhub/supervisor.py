@@ -140,7 +140,13 @@ def _wait_ready(
     return None
 
 
-def up(settings: Settings, *, demo: bool = False, ready_timeout: float = 90.0) -> int:
+def up(
+    settings: Settings,
+    *,
+    demo: bool = False,
+    demo_activity: bool = True,
+    ready_timeout: float = 90.0,
+) -> int:
     from eyhub.components import check_wiring
     from shared.migrations import upgrade
 
@@ -197,7 +203,8 @@ def up(settings: Settings, *, demo: bool = False, ready_timeout: float = 90.0) -
             _say("demo logins (role, email, password):")
             for role, email, password in DEMO_LOGINS:
                 print(f"    {role:<14} {email:<40} {password}", flush=True)
-            threading.Thread(target=_demo_activity, args=(settings,), daemon=True).start()
+            if demo_activity:
+                threading.Thread(target=_demo_activity, args=(settings,), daemon=True).start()
         _say("Ctrl-C stops everything")
         while not stopping:
             for child in children:

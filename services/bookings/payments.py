@@ -461,22 +461,33 @@ def execute_refunds(
     next run. Stripe refusing (e.g. the charge was refunded in its Dashboard): failed.
     """
     with db.read() as s:
-        query = select(Refund, Payment).join(Payment, Refund.payment_id == Payment.id)
+        query = (
+            select(Refund, Payment, SessionReplica.hub_id)
+            .join(Payment, Refund.payment_id == Payment.id)
+            .join(Booking, Refund.booking_id == Booking.id)
+            .join(SessionReplica, Booking.session_id == SessionReplica.id)
+        )
         query = query.where(Refund.status == "requested").order_by(Refund.created_at).limit(100)
         if booking_id is not None:
             query = query.where(Refund.booking_id == booking_id)
         work = [
-            (r.id, r.booking_id, p.payment_intent_id, r.amount_pence) for r, p in s.execute(query)
+            (r.id, r.booking_id, p.payment_intent_id, r.amount_pence, hub)
+            for r, p, hub in s.execute(query)
         ]
     done = 0
-    for refund_id, for_booking, payment_intent, amount in work:
+    for refund_id, for_booking, payment_intent, amount, hub_id in work:
         try:
             result = stripe_client.create_refund(
                 settings,
                 idempotency_key=f"refund-{refund_id}",
                 payment_intent=payment_intent,
                 amount_pence=amount,
-                metadata={"booking_id": str(for_booking), "refund_id": str(refund_id)},
+                # The hub, so reconciliation finds the refund without its charge.
+                metadata={
+                    "booking_id": str(for_booking),
+                    "refund_id": str(refund_id),
+                    "hub_id": str(hub_id),
+                },
             )
         except stripe.InvalidRequestError as exc:
             log.error(

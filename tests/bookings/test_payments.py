@@ -417,6 +417,8 @@ def test_hub_leads_refund_in_part_then_the_rest_never_more(bookings_app: Booking
     with bapp.db.transaction() as s:
         [refund] = s.scalars(select(Refund))
         stripe_id = refund.stripe_refund_id
+    made = bapp.stripe.client().v1.refunds.retrieve(stripe_id)
+    assert (made.amount, made.metadata["hub_id"]) == (1000, str(sess["hub_id"]))
     bapp.stripe.settle_refund(stripe_id, "succeeded")
     got = bapp.inbox.take("charge.refunded")
     bapp.deliver(got)

@@ -30,3 +30,30 @@ def test_printed_demo_logins_work(platform: Platform) -> None:
     me = platform.get("/api/auth/me", token=token).json()
     assert "hub_lead" in me["roles"] and me["hub_ids"]
     assert lead.endswith("@example.org")
+
+
+@pytest.mark.parametrize("platform", ["embedded"], indirect=True)
+def test_demo_activity_pays_by_card_and_asks_for_funded_places(platform: Platform) -> None:
+    """What ``eyhub up --demo`` plays once ready (the suite's platforms skip it at start):
+    each demo practitioner pays for a place on the Stripe stand-in and asks for a funded
+    one, and the hub lead's reconciliation then shows the card income matched."""
+
+    from eyhub.demo_activity import play
+    from shared.config import load_settings
+    from shared.messaging.testing import wait_until
+
+    settings = load_settings(platform.env)
+    done = play(settings)
+    assert done["card payments"] > 0 and done["funded requests"] > 0, done
+    log = platform.log_path.read_text(errors="replace")  # type: ignore[union-attr]
+    lead = next(line.split()[1] for line in log.splitlines() if line.strip().startswith("hub_lead"))
+    token = platform.login(lead, DEMO_PASSWORD)
+    hub = platform.get("/api/auth/me", token=token).json()["hub_ids"][0]
+
+    def matched() -> list[dict[str, object]]:
+        report = platform.get(f"/api/budget/hubs/{hub}/reconciliation", token=token).json()
+        return [i for i in report["items"] if i["status"] == "matched"]
+
+    assert wait_until(matched, timeout=30, what="the demo's card payments on the ledger")
+    again = play(settings)  # idempotent: nothing is paid twice
+    assert again["card payments"] == 0, again

@@ -100,7 +100,9 @@ class Platform:
         self.log_path = self.backend.data_dir / "platform.log"
         argv = [sys.executable, "-m", "eyhub", "up", "--ready-timeout", str(timeout)]
         if demo:
-            argv.append("--demo")
+            # The static demo only: the suite makes its own payments and funded places
+            # (the activity would add a burst of load at every shared platform's start).
+            argv += ["--demo", "--no-demo-activity"]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
