@@ -1,14 +1,27 @@
-"""The budget API on both backends: allocations, spend, overdrafts, idempotent ids,
+"""The budget API (embedded backend): allocations, spend, overdrafts, idempotent ids,
 reversals, settings, the summary's figures, the CSV, and who may do what."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
+
+import pytest
 
 from services.budget import years
 from shared.db import utcnow
-from tests.budget.conftest import YEAR, BudgetApp
+from tests.budget.conftest import YEAR, BudgetApp, budget_app
+
+
+@pytest.fixture(scope="module", params=["embedded"])
+def budget(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BudgetApp]:
+    """The API's rules are ours, not the database's: the embedded backend only (the
+    ledger's locking and bus paths run on both backends: test_concurrency.py, test_bus.py)."""
+    with budget_app(request, tmp_path_factory) as app:
+        yield app
 
 
 def test_allocations_and_spend_with_idempotent_ids(budget: BudgetApp, hub: uuid.UUID) -> None:
