@@ -72,10 +72,17 @@ def _ephemeral_low() -> int:
 def free_port_base(count: int = 6) -> int:
     """A base port with ``count`` consecutive free ports (the platform's layout).
 
-    Picked at random below the ephemeral range: a platform's ports are free when checked
-    but bound seconds later, and in between every outgoing connection of the suite (and
-    any ``bind(0)``) takes an ephemeral port, which could otherwise be one of them.
+    A block is picked at random below the ephemeral range: a platform's ports are free
+    when checked but bound seconds later, and in between every outgoing connection of
+    the suite (and any ``bind(0)``: single ports, the Stripe stand-ins of unit tests)
+    takes an ephemeral port, which could otherwise be one of them.
     """
+    if count == 1:
+        # One port, bound at once by its user: let the kernel pick an ephemeral one,
+        # which keeps single servers out of the range platforms take their blocks from.
+        with closing(socket.socket()) as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
     low = _ephemeral_low()
     floor = 20000 if low > 21000 + count else 1024
     for _ in range(200):
