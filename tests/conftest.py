@@ -125,7 +125,11 @@ SHARED_PLATFORM_LIMITS = {
 def platform(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
-    """The whole platform with demo data, in real processes, shared by a session.
+    """The whole platform in real processes, shared by a session: embedded with the demo,
+    migrated by ``eyhub up`` from empty databases; on the servers from the migrated
+    templates and without the demo (what the server run adds is PostgreSQL and RabbitMQ
+    under the same flows: the e2e tests make their own hubs, people and sessions; the
+    suite's time on 2 cores is bounded).
 
     The schemathesis run (tests/e2e/test_gateway_schemathesis.py) shares it too, so its
     per-IP limits are out of the way: registrations, API calls and failed logins per IP
@@ -133,10 +137,11 @@ def platform(
     on it). It ends with a checked SIGTERM: exit 0 and no child left behind."""
     _skip_unless_configured(request.param)
     b = Backend(request.param, tmp_path_factory.mktemp(f"platform-{request.param}"))
-    b.create(migrated=False)  # `eyhub up` migrating from nothing stays covered
+    embedded = not b.is_server
+    b.create(migrated=not embedded)  # `eyhub up` migrating from nothing: the embedded run
     p = Platform(b, extra_env=SHARED_PLATFORM_LIMITS)
     try:
-        p.start(demo=True)
+        p.start(demo=embedded)
         yield p
         p.stop_cleanly()
     finally:

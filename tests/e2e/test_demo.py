@@ -7,7 +7,8 @@ import pytest
 from gateway.demo import DEMO_PASSWORD
 from tests.support.platform import Platform
 
-pytestmark = pytest.mark.e2e
+#: The shared platform has the demo on the embedded backend only (tests/conftest.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("platform", ["embedded"], indirect=True)]
 
 
 def test_gateway_ready_and_demo_programme_visible(platform: Platform) -> None:
@@ -32,7 +33,6 @@ def test_printed_demo_logins_work(platform: Platform) -> None:
     assert lead.endswith("@example.org")
 
 
-@pytest.mark.parametrize("platform", ["embedded"], indirect=True)
 def test_demo_activity_pays_by_card_and_asks_for_funded_places(platform: Platform) -> None:
     """What ``eyhub up --demo`` plays once ready (the suite's platforms skip it at start):
     each demo practitioner pays for a place on the Stripe stand-in and asks for a funded
