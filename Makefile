@@ -8,12 +8,11 @@ NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 # The slowest tests are printed at the end of every run, so a slow one is seen early.
 PYTEST_DURATIONS ?= 25
-# Three workers on the 2-core CI machine: many tests wait on real processes, and a third
-# worker keeps both cores busy (.ci/run: 5 min 14 s, against 5 min 40 s with two). Tests
-# are spread one by one (loadgroup), except those on the shared platform of real
-# processes: each backend's are kept on one worker (tests/conftest.py), so each platform
-# starts once and the two run side by side.
-PYTEST_WORKERS ?= 3
+# Four workers on the 2-core CI machine: many tests wait on real processes, and the
+# extra workers keep both cores busy meanwhile. Tests are spread one by one (loadgroup),
+# except those on the shared platform of real processes, kept on one worker
+# (tests/conftest.py) so that it starts once.
+PYTEST_WORKERS ?= 4
 
 .PHONY: install run test fuzz lint format bench clean
 

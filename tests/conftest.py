@@ -121,7 +121,13 @@ SHARED_PLATFORM_LIMITS = {
 }
 
 
-@pytest.fixture(scope="session", params=BACKEND_PARAMS)
+#: The shared platform runs on the embedded backend only: on two cores the suite cannot
+#: also afford a second platform on PostgreSQL and RabbitMQ within its six minutes (every
+#: service's own tests, the bus and the concurrency tests still run on both backends).
+PLATFORM_PARAMS = [_backend_param("embedded")]
+
+
+@pytest.fixture(scope="session", params=PLATFORM_PARAMS)
 def platform(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
