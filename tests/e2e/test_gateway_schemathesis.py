@@ -49,7 +49,7 @@ pytestmark = pytest.mark.e2e
 # negative cases (~17 s a role on 2 loaded cores), then random fuzzing until the time is
 # up (one case an operation and mode per round). `make fuzz` runs 100 a role, 600 s.
 MAX_EXAMPLES = int(os.environ.get("EYHUB_FUZZ_EXAMPLES", "1"))
-MAX_SECONDS = int(os.environ.get("EYHUB_FUZZ_SECONDS", "30"))
+MAX_SECONDS = int(os.environ.get("EYHUB_FUZZ_SECONDS", "60"))
 #: ``make fuzz`` sets it: every role, for longer.
 EVERY_ROLE = bool(os.environ.get("EYHUB_FUZZ_EXAMPLES"))
 SEED = int(os.environ.get("EYHUB_FUZZ_SEED", "20261123"))
