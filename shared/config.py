@@ -268,10 +268,10 @@ class Settings:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
-                pass
-            else:
+                fd = None  # another process won the race: its secret is read below
+            if fd is not None:
                 with os.fdopen(fd, "w") as f:
                     f.write("whsec_" + secrets.token_hex(24))
         for _ in range(50):  # the winner may not have written it yet
