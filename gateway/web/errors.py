@@ -15,8 +15,8 @@ from flask import Blueprint, Flask, Response, redirect, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from gateway.web.base import SignInNeeded, bp, page_headers
 from gateway.web.client import ApiError
-from gateway.web.views import SignInNeeded, bp, page_headers
 
 log = logging.getLogger("eyhub.gateway.web")
 

@@ -60,7 +60,7 @@ def configure(app: Flask, rt: Runtime) -> None:
         PERMANENT_SESSION_LIFETIME=settings.refresh_ttl_seconds,
         # Forms stay valid as long as the session: a childminder may leave a page open.
         WTF_CSRF_TIME_LIMIT=None,
-        WTF_CSRF_CHECK_DEFAULT=False,  # checked by the web blueprint only (views.py)
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked by the web blueprint only (base.py)
         # No Referer check: the kernel sends Referrer-Policy: no-referrer, so browsers send
         # none; the token in the form and the SameSite=Lax cookie are the protection.
         WTF_CSRF_SSL_STRICT=False,
@@ -80,6 +80,7 @@ def start(tokens: dict[str, Any]) -> None:
         "name": claims.get("name") or claims.get("email") or "",
         "email": claims.get("email", ""),
         "roles": list(claims.get("roles") or []),
+        "hub_ids": [str(h) for h in claims.get("hub_ids") or []],
         "email_verified": bool(claims.get("email_verified", True)),
     }
 

@@ -10,32 +10,36 @@ from __future__ import annotations
 
 import contextlib
 import re
-import secrets
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import (
-    Blueprint,
-    Response,
     abort,
-    current_app,
     flash,
-    g,
     get_flashed_messages,
     redirect,
     render_template,
     request,
     url_for,
 )
-from flask_wtf.csrf import CSRFProtect
 
-from gateway.limits import WEB_CLIENT_SECRET, vouch
 from gateway.web import session as signin
+from gateway.web.base import (
+    SignInNeeded,
+    api_field_errors,
+    base_api,
+    bp,
+    csrf,
+    field_errors,
+    menu_item,
+    safe_next,
+    user_api,
+    with_api,
+)
 from gateway.web.client import Api, ApiError, parallel
 from gateway.web.formatting import (
-    FILTERS,
     FORMATS,
     KINDS,
     SETTING_LABELS,
@@ -44,18 +48,8 @@ from gateway.web.formatting import (
     next_day,
     parse_utc,
 )
-from shared.web import runtime
 
-T = TypeVar("T")
-
-bp = Blueprint(
-    "web",
-    __name__,
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/static/web",
-)
-csrf = CSRFProtect()
+__all__ = ["bp", "csrf"]
 
 PAGE_SIZE = 10
 #: Bookings that no longer hold or wait for a place.
@@ -65,109 +59,8 @@ CANCELLABLE = frozenset(
 )
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
-
-class SignInNeeded(Exception):
-    """The page needs a signed-in user (none, or the session could not be refreshed)."""
-
-
-# -- plumbing ------------------------------------------------------------------------------
-@bp.record_once
-def _filters(state: Any) -> None:
-    state.app.jinja_env.filters.update(FILTERS)
-
-
-def csp_nonce() -> str:
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(16)
-    return str(g.csp_nonce)
-
-
-def page_headers(resp: Response) -> Response:
-    """What every HTML page answers with: its own CSP (GOV.UK Frontend's inline
-    bootstrap runs with a nonce), and no caching of pages that may show personal data."""
-    if resp.mimetype == "text/html":
-        resp.headers["Content-Security-Policy"] = (
-            "default-src 'self'; "
-            f"script-src 'self' 'nonce-{csp_nonce()}'; "
-            "style-src 'self'; img-src 'self' data:; font-src 'self'; "
-            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-        )
-        resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
-@bp.app_context_processor
-def _context() -> dict[str, Any]:
-    user = signin.user()
-    roles = set(user["roles"]) if user else set()
-    nav = [("Find training", url_for("web.find_training"), "find_training")]
-    if user and roles & {"practitioner", "mentor", "hub_lead"}:
-        nav.append(("My bookings", url_for("web.my_bookings"), "my_bookings"))
-    return {
-        "current_user": user,
-        "csp_nonce": csp_nonce(),
-        "navigation": nav,
-        "active_page": (request.endpoint or "").removeprefix("web."),
-    }
-
-
-@bp.before_request
-def _protect() -> None:
-    if request.method == "POST":
-        csrf.protect()
-
-
-bp.after_request(page_headers)
-
-
-def _base_api() -> Api:
-    """Calls on behalf of this browser: its address goes along, vouched for, so the
-    API's per-IP limits count the person, not the gateway (gateway/limits.py)."""
-    secret = current_app.config[WEB_CLIENT_SECRET]
-    client = vouch(secret, request.remote_addr or "unknown")
-    return Api(runtime().settings.gateway_url, None, g.get("request_id"), client)
-
-
-def _api(required: bool) -> Api:
-    base = _base_api()
-    token = signin.access_token(base)
-    if token is None and required:
-        raise SignInNeeded
-    return base.with_token(token)
-
-
-def with_api(fn: Callable[[Api], T], *, required: bool = True) -> T:
-    """Run ``fn`` with the user's API client; on a 401, refresh the tokens once and retry
-    (an access token can stop working early: a role change, a sign-out everywhere)."""
-    api = _api(required)
-    try:
-        return fn(api)
-    except ApiError as exc:
-        if exc.status != 401 or api.token is None:
-            raise
-    if not signin.refresh(_base_api()):
-        raise SignInNeeded
-    return fn(_api(True))
-
-
-def safe_next(target: str | None) -> str:
-    """Only a path on this site (no //host, no scheme): where to go after signing in."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return url_for("web.home")
-
-
-def field_errors(errors: list[dict[str, str]]) -> dict[str, str]:
-    return {e["field"]: e["text"] for e in errors}
-
-
-def _api_field_errors(exc: ApiError, fields: dict[str, str]) -> list[dict[str, str]]:
-    """The API's 422 ``errors`` as error-summary entries for the form's fields."""
-    out = []
-    for name, messages in exc.errors.items():
-        text = messages[0] if isinstance(messages, list) and messages else str(messages)
-        out.append({"field": fields.get(name, next(iter(fields.values()))), "text": str(text)})
-    return out or [{"field": next(iter(fields.values())), "text": exc.detail}]
+menu_item("Find training", "web.find_training", order=10)
+menu_item("My bookings", "web.my_bookings", {"practitioner", "mentor", "hub_lead"}, order=20)
 
 
 # -- home ----------------------------------------------------------------------------------
@@ -192,7 +85,7 @@ def sign_in() -> Any:
             errors.append({"field": "password", "text": "Enter your password"})
         if not errors:
             try:
-                tokens = _base_api().post(
+                tokens = base_api().post(
                     "/api/auth/token", json={"email": email, "password": password}
                 )
             except ApiError as exc:
@@ -210,7 +103,7 @@ def sign_in() -> Any:
                         }
                     )
                 else:
-                    errors += _api_field_errors(exc, {"email": "email", "password": "password"})
+                    errors += api_field_errors(exc, {"email": "email", "password": "password"})
             else:
                 signin.start(tokens)
                 return redirect(next_url)
@@ -232,7 +125,7 @@ def sign_out() -> Any:
     refresh_token = signin.session.get("refresh_token")
     if signin.user() is not None:
         try:
-            api = _api(False)
+            api = user_api(False)
             if api.token:
                 api.post("/api/auth/logout", json={"refresh_token": refresh_token})
         except ApiError:
@@ -271,14 +164,14 @@ def register() -> Any:
             if not body["setting_name"]:
                 body.pop("setting_name")
             try:
-                answer = _base_api().post("/api/auth/register", json=body)
+                answer = base_api().post("/api/auth/register", json=body)
             except ApiError as exc:
                 if exc.status == 429:
                     errors.append(
                         {"field": "email", "text": "Too many registrations. Try again later"}
                     )
                 else:
-                    errors += _api_field_errors(exc, REGISTER_FIELDS)
+                    errors += api_field_errors(exc, REGISTER_FIELDS)
             else:
                 return render_template("web/register_done.html", email=answer.get("email"))
     return (

@@ -22,6 +22,8 @@ AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = REPO / "var" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 800}
+#: The journeys run on the embedded shared platform (see ``web`` below): mark each test.
+EMBEDDED = pytest.mark.parametrize("platform", ["embedded"], indirect=True)
 #: axe impacts that fail a page (WCAG 2.2 AA rules and axe's best practices).
 FAILING = ("serious", "critical")
 
@@ -105,3 +107,15 @@ def screenshot(page: Any, name: str) -> None:
         page.set_viewport_size(size)
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
     page.set_viewport_size(LAPTOP)
+
+
+def sign_in(page: Any, email: str, password: str | None = None) -> None:
+    """Sign in through the form (checked with axe) as a demo login."""
+    from gateway.demo import DEMO_PASSWORD
+
+    page.goto("/sign-in")
+    check_a11y(page)
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password or DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign out").wait_for()

@@ -20,12 +20,9 @@ from services.catalogue.models import FORMATS as CATALOGUE_FORMATS
 from services.catalogue.models import KINDS as CATALOGUE_KINDS
 from shared.vocabulary import SETTING_TYPES, TOPICS
 from tests.support.platform import Platform
-from tests.web.conftest import check_a11y, screenshot
+from tests.web.conftest import EMBEDDED, check_a11y, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
-
-#: The journeys run on the embedded shared platform (see tests/web/conftest.py ``web``).
-EMBEDDED = pytest.mark.parametrize("platform", ["embedded"], indirect=True)
 
 AMIRA = f"{PRACTITIONERS[0][1]}@example.org"  # childminder, the brief's demo login
 SARAH = f"{PRACTITIONERS[7][1]}@example.org"  # another childminder: the keyboard journey
@@ -34,15 +31,6 @@ SARAH = f"{PRACTITIONERS[7][1]}@example.org"  # another childminder: the keyboar
 def test_labels_cover_the_vocabulary() -> None:
     assert set(KINDS) == set(CATALOGUE_KINDS) and set(FORMATS) == set(CATALOGUE_FORMATS)
     assert set(SETTING_LABELS) == set(SETTING_TYPES) and set(TOPIC_LABELS) == set(TOPICS)
-
-
-def _sign_in(page: Any, email: str) -> None:
-    page.goto("/sign-in")
-    check_a11y(page)
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Sign out").wait_for()
 
 
 @EMBEDDED
@@ -84,7 +72,7 @@ def test_pages_anonymous(page: Any, web: Platform) -> None:
 
 @EMBEDDED
 def test_practitioner_books_subscribes_and_cancels(page: Any, web: Platform) -> None:
-    _sign_in(page, AMIRA)
+    sign_in(page, AMIRA)
     cookie = next(c for c in page.context.cookies() if c["name"] == "eyhub_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]
 

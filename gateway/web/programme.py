@@ -1,0 +1,3 @@
+"""Pages: programme (issue 14). Routes are added to the shared blueprint (base.bp)."""
+
+from __future__ import annotations
