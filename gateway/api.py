@@ -97,7 +97,9 @@ def _confirmation_link(user: User) -> str:
             "exp": now + operations.CONFIRM_HOURS * 3600,
         }
     )
-    return f"{settings.public_url}/api/auth/confirm-email?token={token}"
+    # The web page (gateway/web/views.py confirm_email), which confirms through this API
+    # and tells a person what happened; API clients may call /api/auth/confirm-email.
+    return f"{settings.public_url}/confirm-email?token={token}"
 
 
 def blueprints(limiter: Limiter) -> list[Blueprint]:

@@ -186,6 +186,24 @@ def register() -> Any:
     )
 
 
+@bp.route("/confirm-email")
+def confirm_email() -> Any:
+    """The link mailed at registration: confirm through the API, say what happened.
+
+    Following it twice is harmless (the API confirms idempotently); a signed-in user's
+    tokens are refreshed so that booking works at once."""
+    token = request.args.get("token", "")
+    try:
+        base_api().call("POST", "/api/auth/confirm-email", params={"token": token}, json={})
+    except ApiError as exc:
+        if exc.status not in (400, 422):
+            raise
+        return render_template("web/confirm_email.html", confirmed=False), 400
+    if signin.user() is not None:
+        signin.refresh(base_api())
+    return render_template("web/confirm_email.html", confirmed=True)
+
+
 # -- find training -------------------------------------------------------------------------
 def _parse_day(raw: str, field: str, name: str, errors: list[dict[str, str]]) -> date | None:
     if not raw:
