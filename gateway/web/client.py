@@ -9,6 +9,8 @@ of calls, not one per item.
 
 from __future__ import annotations
 
+import contextvars
+import secrets
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +32,9 @@ _http.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=32))
 _http.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=32))
 _http.trust_env = False  # never through an HTTP(S)_PROXY: this is a call to ourselves
 _pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="eyhub-web-api")
+#: The round of calls a call belongs to: calls made together by ``parallel`` share one,
+#: so the gateway's access log shows which calls a page made at once (bench/pages.py).
+_round: contextvars.ContextVar[str | None] = contextvars.ContextVar("web_api_round", default=None)
 
 
 class ApiError(Exception):
@@ -93,8 +98,10 @@ class Api:
         if self.client:
             sent[WEB_CLIENT_HEADER] = self.client
         if self.request_id:
-            # The page's id, suffixed: each call is its own request, all correlated.
-            sent["X-Request-ID"] = f"{self.request_id}.{uuid.uuid4().hex[:8]}"
+            # The page's id, suffixed with the call's round and its own id: each call is
+            # its own request, all correlated, and those made at once share a round.
+            batch = _round.get() or secrets.token_hex(2)
+            sent["X-Request-ID"] = f"{self.request_id}.{batch}-{uuid.uuid4().hex[:8]}"
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         try:
             resp = _http.request(
@@ -134,5 +141,11 @@ def parallel(*calls: Callable[[], T]) -> list[T]:
     """Run independent calls at once; their results in order (the first error raised)."""
     if len(calls) == 1:
         return [calls[0]()]
-    futures = [_pool.submit(c) for c in calls]
+    batch = secrets.token_hex(2)
+
+    def in_round(call: Callable[[], T]) -> T:
+        _round.set(batch)  # each pool task runs in a copy of the caller's context
+        return call()
+
+    futures = [_pool.submit(contextvars.copy_context().run, in_round, c) for c in calls]
     return [f.result() for f in futures]
