@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from gateway.keys import KeyRing, ensure_key, rotate
+from gateway.keys import KeyRing, rotate
 from tests.gateway.conftest import admin_token, auth
 from tests.support.backends import Backend
-
-
-def _ensure(path: str) -> None:
-    ensure_key(Path(path))
+from tests.support.platform import REPO
 
 
 def test_concurrent_starts_agree_on_one_key(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_ensure, args=(str(keys),)) for _ in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    # Four interpreters importing only the key module (not the test's imports): each
+    # races to create the key at once.
+    code = (
+        "import sys; from pathlib import Path; from gateway.keys import ensure_key; "
+        "ensure_key(Path(sys.argv[1]))"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(keys)], cwd=REPO) for _ in range(4)]
+    assert [p.wait(60) for p in procs] == [0] * 4
     pems = list(keys.glob("*.pem"))
     assert len(pems) == 1
     assert stat.S_IMODE(pems[0].stat().st_mode) == 0o600
