@@ -244,7 +244,9 @@ def bookings_app(backend: Backend, stripe_local: StripeLocal) -> Iterator[Bookin
 def live_server(bookings_app: BookingsApp) -> Iterator[str]:
     """The app behind a real threaded HTTP server, for true concurrency."""
     server = make_server("127.0.0.1", 0, bookings_app.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()

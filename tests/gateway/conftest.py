@@ -128,7 +128,9 @@ class FakeUpstream:
 
     def start(self) -> None:
         self.server = make_server("127.0.0.1", self.port, fake_service(), threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def stop(self) -> None:

@@ -28,7 +28,9 @@ def ready_services() -> Iterator[str]:
         return jsonify({"status": "ready"})
 
     server = make_server("127.0.0.1", free_port_base(1), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()

@@ -32,6 +32,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,12 +110,32 @@ def _admin_url() -> str:
     return os.environ[DB_VAR].replace("postgresql+psycopg://", "postgresql://")
 
 
+#: One admin connection per process (pid, connection): a test's databases are made and
+#: reset with a dozen statements, and a connection each cost more than the statements.
+_admin: list[Any] = []
+_admin_lock = threading.Lock()
+
+
+def _admin_execute(sql: str, params: tuple[Any, ...] | None) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    if not _admin or _admin[0] != os.getpid() or _admin[1].closed:
+        _admin[:] = [os.getpid(), psycopg.connect(_admin_url(), autocommit=True, connect_timeout=5)]
+    cur = _admin[1].execute(sql, params)
+    return cur.fetchall() if cur.description else []
+
+
 def _pg_admin(sql: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
     import psycopg
 
-    with psycopg.connect(_admin_url(), autocommit=True, connect_timeout=5) as conn:
-        cur = conn.execute(sql, params)  # type: ignore[arg-type]
-        return cur.fetchall() if cur.description else []
+    with _admin_lock:
+        try:
+            return _admin_execute(sql, params)
+        except psycopg.OperationalError:
+            if not _admin or not _admin[1].broken:
+                raise  # a real error, not a lost connection (a test restarted the server)
+            _admin.clear()
+            return _admin_execute(sql, params)
 
 
 def require_servers() -> None:
