@@ -58,6 +58,8 @@ def test_private_key_from_env(backend: Backend, make_gateway) -> None:  # type: 
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
+    for seeded in backend.settings().keys_dir.glob("*.pem"):  # the suite's shared key
+        seeded.unlink()
     gw = make_gateway(EYHUB_JWT_PRIVATE_KEY=pem)
     token = admin_token(gw)
     jwt.decode(token, key.public_key(), algorithms=["RS256"], audience="eyhub")

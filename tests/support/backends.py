@@ -430,8 +430,17 @@ class Backend:
         return env
 
     def create(self, *, migrated: bool = True) -> None:
-        """Make the databases: copies of the migrated templates, or empty ones."""
+        """Make the databases: copies of the migrated templates, or empty ones; and a
+        signing key, one per test process (generating an RSA key costs more than most
+        tests; tests/gateway/test_keys.py covers generating it)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        name, pem = _signing_key()
+        keys = self.data_dir / "keys"
+        keys.mkdir(mode=0o700, exist_ok=True)
+        if not any(keys.glob("*.pem")):
+            fd = os.open(keys / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
         if self.is_server:
             require_servers()
             for component in COMPONENTS:
@@ -465,6 +474,16 @@ class Backend:
             component = name.rsplit("_", 1)[1]
             server_pool().give_back(component, name)
         self.created_dbs.clear()
+
+
+@functools.cache
+def _signing_key() -> tuple[str, bytes]:
+    """A signing key made the gateway's way (file name and PEM), once per process."""
+    from gateway.keys import rotate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = rotate(Path(tmp))
+        return path.name, path.read_bytes()
 
 
 def backend_names() -> list[str]:
