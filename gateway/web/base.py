@@ -173,3 +173,13 @@ def api_field_errors(exc: ApiError, fields: dict[str, str]) -> list[dict[str, st
         text = messages[0] if isinstance(messages, list) and messages else str(messages)
         out.append({"field": fields.get(name, next(iter(fields.values()))), "text": str(text)})
     return out or [{"field": next(iter(fields.values())), "text": exc.detail}]
+
+
+def download(path: str, filename: str, accept: str = "text/csv", **params: Any) -> Response:
+    """An API export (e.g. ``?format=csv``) handed to the browser as a file to save, with
+    the API's own bytes (its formula-safe cells), never cached."""
+    body, content_type = with_api(lambda api: api.download(path, accept, **params))
+    resp = Response(body, content_type=content_type)
+    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp

@@ -82,6 +82,36 @@ class Api:
     def with_token(self, token: str | None) -> Api:
         return Api(self.base_url, token, self.request_id, self.client)
 
+    def _headers(self, accept: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+        sent = {"Accept": accept, **(extra or {})}
+        if self.token:
+            sent["Authorization"] = f"Bearer {self.token}"
+        if self.client:
+            sent[WEB_CLIENT_HEADER] = self.client
+        if self.request_id:
+            # The page's id, suffixed with the call's round and its own id: each call is
+            # its own request, all correlated, and those made at once share a round.
+            batch = _round.get() or secrets.token_hex(2)
+            sent["X-Request-ID"] = f"{self.request_id}.{batch}-{uuid.uuid4().hex[:8]}"
+        return sent
+
+    def _send(self, method: str, path: str, **kw: Any) -> requests.Response:
+        try:
+            return _http.request(
+                method, self.base_url + path, timeout=TIMEOUT, allow_redirects=False, **kw
+            )
+        except requests.RequestException as exc:
+            raise ApiError(503, {"title": "Service unavailable", "detail": str(exc)}) from exc
+
+    def download(self, path: str, accept: str, **params: Any) -> tuple[bytes, str]:
+        """A non-JSON answer (a CSV export): its body and content type; ApiError if not
+        a 2xx."""
+        clean = {k: v for k, v in params.items() if v not in (None, "")}
+        resp = self._send("GET", path, params=clean, headers=self._headers(accept))
+        if not 200 <= resp.status_code < 300:
+            raise _error(resp)
+        return resp.content, resp.headers.get("Content-Type", accept)
+
     def call(
         self,
         method: str,
@@ -92,40 +122,17 @@ class Api:
         headers: dict[str, str] | None = None,
     ) -> Any:
         """The decoded JSON body of a 2xx answer (None when empty); ApiError otherwise."""
-        sent = {"Accept": "application/json", **(headers or {})}
-        if self.token:
-            sent["Authorization"] = f"Bearer {self.token}"
-        if self.client:
-            sent[WEB_CLIENT_HEADER] = self.client
-        if self.request_id:
-            # The page's id, suffixed with the call's round and its own id: each call is
-            # its own request, all correlated, and those made at once share a round.
-            batch = _round.get() or secrets.token_hex(2)
-            sent["X-Request-ID"] = f"{self.request_id}.{batch}-{uuid.uuid4().hex[:8]}"
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
-        try:
-            resp = _http.request(
-                method,
-                self.base_url + path,
-                params=clean,
-                json=json,
-                headers=sent,
-                timeout=TIMEOUT,
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            raise ApiError(503, {"title": "Service unavailable", "detail": str(exc)}) from exc
+        resp = self._send(
+            method,
+            path,
+            params=clean,
+            json=json,
+            headers=self._headers("application/json", headers),
+        )
         if 200 <= resp.status_code < 300:
             return resp.json() if resp.content else None
-        try:
-            problem = resp.json()
-        except ValueError:
-            problem = {"title": resp.reason}
-        if not isinstance(problem, dict):
-            problem = {"title": resp.reason}
-        if "Retry-After" in resp.headers and resp.headers["Retry-After"].isdigit():
-            problem["retry_after"] = int(resp.headers["Retry-After"])
-        raise ApiError(resp.status_code, problem)
+        raise _error(resp)
 
     def get(self, path: str, **params: Any) -> Any:
         return self.call("GET", path, params=params)
@@ -135,6 +142,19 @@ class Api:
 
     def delete(self, path: str) -> Any:
         return self.call("DELETE", path)
+
+
+def _error(resp: requests.Response) -> ApiError:
+    """The answer's problem document as an ApiError (with Retry-After when sent)."""
+    try:
+        problem = resp.json()
+    except ValueError:
+        problem = {"title": resp.reason}
+    if not isinstance(problem, dict):
+        problem = {"title": resp.reason}
+    if "Retry-After" in resp.headers and resp.headers["Retry-After"].isdigit():
+        problem["retry_after"] = int(resp.headers["Retry-After"])
+    return ApiError(resp.status_code, problem)
 
 
 def parallel(*calls: Callable[[], T]) -> list[T]:
