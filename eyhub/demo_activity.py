@@ -1,18 +1,28 @@
-"""Demo activity that needs the running platform: card payments and funded places.
+"""Demo activity that needs the running platform: card payments, funded places and a
+drop-in that has happened.
 
 ``eyhub up --demo`` runs this once every process is ready, through the public API as the
-demo practitioners would (so Stripe — the local stand-in — takes real Checkout payments,
-its webhooks confirm them, and the budget's saga commits the funded places). Each hub
-then has card income to reconcile and commitments on its budget. Idempotent: every
-booking carries an Idempotency-Key derived from the person and the session, and a place
-already paid is not paid again.
+demo people would (so Stripe — the local stand-in — takes real Checkout payments, its
+webhooks confirm them, and the budget's saga commits the funded places). Each hub then
+has card income to reconcile and commitments on its budget.
+
+Attendance can only be recorded once a session has started, and the API (rightly)
+refuses to schedule or book the past. So each hub's lead schedules a short drop-in
+starting a minute and a half after start-up, its practitioners book both of its
+sessions, and once it has started the lead records the first session's attendance: the
+practitioners then have a CPD record and certificates, and the second session's roster
+is left for the lead to mark by hand.
+
+Idempotent: every booking carries an Idempotency-Key derived from the person and the
+session, a place already paid is not paid again, and a hub that has its drop-in keeps it.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -38,6 +48,12 @@ class _Api:
         answer.raise_for_status()
         return answer.json()
 
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        answer = self.http.post(f"{self.base}{path}", json=body, timeout=30)
+        if not answer.ok:
+            raise RuntimeError(f"POST {path}: {answer.status_code} {answer.text[:300]}")
+        return answer.json()
+
     def book(self, session_id: str, key: str, *, funded: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {"session_id": session_id}
         if funded:
@@ -57,17 +73,101 @@ def _upcoming(api: _Api, hub_id: str) -> Iterator[dict[str, Any]]:
     yield from page.get("items", [])
 
 
-def play(settings: Settings) -> dict[str, int]:
-    """For each demo practitioner: pay for one place by card and ask for one funded place
-    in their hub. Returns what was done."""
-    done = {"card payments": 0, "funded requests": 0}
+#: The drop-in's title: how a hub that already has one is recognised.
+DROP_IN_TITLE = "Drop-in: sharing practice (demo)"
+#: How long after start-up the drop-in begins (attendance needs a started session).
+DROP_IN_STARTS_IN = timedelta(seconds=90)
+
+
+def _practitioners(settings: Settings) -> Iterator[tuple[str, _Api, str]]:
+    """Each demo practitioner with a hub: (email, their API client, their first hub)."""
     for _name, local, _setting, _setting_name in gateway_demo.PRACTITIONERS:
         email = f"{local}@example.org"
         api = _Api(settings, email, gateway_demo.DEMO_PASSWORD)
         hubs = api.get("/api/auth/me").get("hub_ids") or []
-        if not hubs:
-            continue
-        sessions = list(_upcoming(api, hubs[0]))
+        if hubs:
+            yield email, api, str(hubs[0])
+
+
+def _schedule_drop_in(lead: _Api, hub_id: str, starts: datetime) -> list[str] | None:
+    """The hub's drop-in: an event with two one-hour sessions at ``starts``, published;
+    their ids, or None when the hub already has one."""
+    events = lead.get("/api/catalogue/events", hub_id=hub_id, limit=100).get("items", [])
+    if any(e.get("title") == DROP_IN_TITLE for e in events):
+        return None
+    event = lead.post(
+        "/api/catalogue/events",
+        {
+            "hub_id": hub_id,
+            "title": DROP_IN_TITLE,
+            "kind": "training",
+            "summary": "Bring one thing that worked this term and one question. "
+            "Two rooms: the first marked by the demo, the second left for you to mark.",
+            "format": "in_person",
+            "audience": ["childminder", "nursery", "preschool", "school", "childrens_centre"],
+            "topics": ["childminding_practice"],
+            "cpd_hours": 1,
+            "price_pence": 0,
+            "capacity": 30,
+            "venue": "Hub meeting room",
+        },
+    )
+    ids = []
+    for _room in range(2):
+        made = lead.post(
+            f"/api/catalogue/events/{event['id']}/sessions",
+            {
+                "starts_at": starts.isoformat(),
+                "ends_at": (starts + timedelta(hours=1)).isoformat(),
+                "capacity": 30,
+            },
+        )
+        ids.append(str(made["items"][0]["id"]))
+    lead.post(f"/api/catalogue/events/{event['id']}/publish", {})
+    return ids
+
+
+def drop_ins(settings: Settings, starts_in: timedelta = DROP_IN_STARTS_IN) -> int:
+    """Schedule each hub's drop-in, book its practitioners on both sessions, wait for it
+    to start, and record the first session's attendance. Returns how many people were
+    marked as attended."""
+    starts = (datetime.now(UTC) + starts_in).replace(microsecond=0)
+    hubs = requests.get(f"{settings.gateway_url}/api/catalogue/hubs", timeout=10).json()
+    leads: dict[str, _Api] = {}
+    for person in gateway_demo.people(hubs["items"]):  # the demo's lead logins
+        if "hub_lead" in person["roles"]:
+            lead = _Api(settings, person["email"], gateway_demo.DEMO_PASSWORD)
+            for hub_id in lead.get("/api/auth/me").get("hub_ids") or []:
+                leads.setdefault(str(hub_id), lead)
+    rooms = {
+        hub_id: ids
+        for hub_id, lead in leads.items()
+        if (ids := _schedule_drop_in(lead, hub_id, starts)) is not None
+    }
+    if not rooms:
+        return 0
+    booked: dict[str, list[str]] = {}  # first session → its bookings
+    for email, api, hub_id in _practitioners(settings):
+        for n, session_id in enumerate(rooms.get(hub_id, [])):
+            booking = api.book(session_id, f"demo-drop-in-{email}-{session_id}")
+            if n == 0 and booking.get("status") == "confirmed":
+                booked.setdefault(session_id, []).append(str(booking["id"]))
+    time.sleep(max(0.0, (starts - datetime.now(UTC)).total_seconds()) + 1)
+    marked = 0
+    for hub_id, (first, _second) in rooms.items():
+        if booked.get(first):
+            records = [{"booking_id": b, "attended": True} for b in booked[first]]
+            leads[hub_id].post(f"/api/bookings/sessions/{first}/attendance", {"records": records})
+            marked += len(records)
+    return marked
+
+
+def play(settings: Settings, drop_in_starts_in: timedelta = DROP_IN_STARTS_IN) -> dict[str, int]:
+    """For each demo practitioner: pay for one place by card and ask for one funded place
+    in their hub; then each hub's drop-in (``drop_ins``). Returns what was done."""
+    done = {"card payments": 0, "funded requests": 0}
+    for email, api, hub_id in _practitioners(settings):
+        sessions = list(_upcoming(api, hub_id))
         paid = next((s for s in sessions if s.get("price_pence")), None)
         funded = next(
             (
@@ -87,4 +187,5 @@ def play(settings: Settings) -> dict[str, int]:
             key = f"demo-fund-{email}-{funded['id']}"
             if api.book(str(funded["id"]), key, funded=True):
                 done["funded requests"] += 1
+    done["drop-in attendances"] = drop_ins(settings, drop_in_starts_in)
     return done

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from gateway.demo import DEMO_PASSWORD
@@ -38,13 +40,15 @@ def test_demo_activity_pays_by_card_and_asks_for_funded_places(platform: Platfor
     each demo practitioner pays for a place on the Stripe stand-in and asks for a funded
     one, and the hub lead's reconciliation then shows the card income matched."""
 
-    from eyhub.demo_activity import play
+    from eyhub.demo_activity import DROP_IN_TITLE, play
     from shared.config import load_settings
     from shared.messaging.testing import wait_until
 
     settings = load_settings(platform.env)
-    done = play(settings)
+    # The drop-in starts 10 s after it is scheduled here (90 s under `eyhub up --demo`).
+    done = play(settings, drop_in_starts_in=timedelta(seconds=10))
     assert done["card payments"] > 0 and done["funded requests"] > 0, done
+    assert done["drop-in attendances"] > 0, done
     log = platform.log_path.read_text(errors="replace")  # type: ignore[union-attr]
     lead = next(line.split()[1] for line in log.splitlines() if line.strip().startswith("hub_lead"))
     token = platform.login(lead, DEMO_PASSWORD)
@@ -55,5 +59,24 @@ def test_demo_activity_pays_by_card_and_asks_for_funded_places(platform: Platfor
         return [i for i in report["items"] if i["status"] == "matched"]
 
     assert wait_until(matched, timeout=30, what="the demo's card payments on the ledger")
-    again = play(settings)  # idempotent: nothing is paid twice
-    assert again["card payments"] == 0, again
+
+    # The drop-in happened: its first room's attendance is recorded (the practitioners'
+    # CPD records and certificates), its second room waits for the lead to mark.
+    events = platform.get(
+        "/api/catalogue/events", params={"hub_id": hub, "with_sessions": "true"}, token=token
+    ).json()["items"]
+    drop_in = next(e for e in events if e["title"] == DROP_IN_TITLE)
+
+    def statuses(session_id: str) -> str:
+        page = platform.get(
+            "/api/bookings", params={"session_id": session_id, "limit": 100}, token=token
+        ).json()
+        return ",".join(sorted({b["status"] for b in page["items"]}))
+
+    assert sorted(statuses(room["id"]) for room in drop_in["sessions"]) == [
+        "attended",
+        "confirmed",
+    ]
+
+    again = play(settings, drop_in_starts_in=timedelta(seconds=10))  # idempotent
+    assert again["card payments"] == 0 and again["drop-in attendances"] == 0, again
