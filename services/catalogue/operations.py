@@ -677,7 +677,19 @@ def _with_sessions(s: Session, event: Event) -> dict[str, Any]:
 def events_page(db: Database, who: Identity | None, args: Mapping[str, Any]) -> dict[str, Any]:
     with db.read() as s:
         rows, cursor = _list_events(s, who, args)
-        return {"items": [event_doc(e, []) for e in rows], "next_cursor": cursor}
+        if not args.get("with_sessions"):
+            items = [event_doc(e, []) for e in rows]
+            for doc in items:
+                del doc["sessions"]
+            return {"items": items, "next_cursor": cursor}
+        by_event: dict[uuid.UUID, list[CatalogueSession]] = {e.id: [] for e in rows}
+        for row in s.scalars(
+            select(CatalogueSession)
+            .where(CatalogueSession.event_id.in_(list(by_event)))
+            .order_by(CatalogueSession.starts_at, CatalogueSession.id)
+        ):
+            by_event[row.event_id].append(row)
+        return {"items": [event_doc(e, by_event[e.id]) for e in rows], "next_cursor": cursor}
 
 
 def event(db: Database, who: Identity | None, event_id: uuid.UUID) -> dict[str, Any]:

@@ -353,12 +353,20 @@ class SessionQuerySchema(Schema):
 class EventQuerySchema(Schema):
     hub_id = fields.UUID()
     status = fields.String(validate=validate.OneOf(EVENT_STATUSES))
+    with_sessions = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Include each event's sessions (any status): a programme "
+            "page in one call instead of one per event."
+        },
+    )
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     cursor = Cursor()
 
 
 class EventPageSchema(Schema):
-    items = fields.List(fields.Nested(EventSummarySchema))
+    #: ``sessions`` only with ``with_sessions=true``
+    items = fields.List(fields.Nested(EventSchema))
     next_cursor = NextCursor()
 
 

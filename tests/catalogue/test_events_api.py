@@ -264,6 +264,24 @@ def test_event_list_shows_drafts_only_to_their_leads(catalogue: CatalogueApp) ->
     assert catalogue.get("/api/catalogue/events?cursor=zz").status_code == 422
 
 
+def test_events_come_with_their_sessions_only_when_asked(catalogue: CatalogueApp) -> None:
+    """A programme page lists every event with its sessions in one call (web/programme.py)."""
+    hub = catalogue.hub()
+    lead = catalogue.lead(hub["id"])
+    draft = catalogue.event(hub["id"], title="Draft series")
+    made = catalogue.sessions(draft, rrule="FREQ=WEEKLY;COUNT=2")
+    empty = catalogue.event(hub["id"], title="No sessions yet")
+    plain = catalogue.get(f"/api/catalogue/events?hub_id={hub['id']}", lead).get_json()
+    assert all("sessions" not in e for e in plain["items"])
+    resp = catalogue.get(f"/api/catalogue/events?hub_id={hub['id']}&with_sessions=true", lead)
+    assert resp.status_code == 200, resp.get_json()
+    by_id = {e["id"]: e for e in resp.get_json()["items"]}
+    assert [s["id"] for s in by_id[draft["id"]]["sessions"]] == [s["id"] for s in made]
+    assert by_id[empty["id"]]["sessions"] == []
+    public = catalogue.get(f"/api/catalogue/events?hub_id={hub['id']}&with_sessions=true")
+    assert public.get_json()["items"] == []  # drafts stay hidden, sessions and all
+
+
 @pytest.mark.parametrize("title", ["Early maths\nBcc: x@example.org", "Maths\x00", "A\u2028B"])
 def test_control_characters_in_a_title_are_a_422_and_change_nothing(
     catalogue: CatalogueApp, title: str
