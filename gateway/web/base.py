@@ -177,9 +177,15 @@ def api_field_errors(exc: ApiError, fields: dict[str, str]) -> list[dict[str, st
 
 def download(path: str, filename: str, accept: str = "text/csv", **params: Any) -> Response:
     """An API export (e.g. ``?format=csv``) handed to the browser as a file to save, with
-    the API's own bytes (its formula-safe cells), never cached."""
-    body, content_type = with_api(lambda api: api.download(path, accept, **params))
-    resp = Response(body, content_type=content_type)
-    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    the API's own bytes (its formula-safe cells) and file name when it gives one
+    (``filename`` otherwise), never cached."""
+    answer = with_api(lambda api: api.download(path, accept, **params))
+    disposition = answer.headers.get("Content-Disposition", "")
+    resp = Response(answer.content, content_type=answer.headers.get("Content-Type", accept))
+    resp.headers["Content-Disposition"] = (
+        disposition
+        if disposition.startswith("attachment")
+        else f'attachment; filename="{filename}"'
+    )
     resp.headers["Cache-Control"] = "private, no-store"
     return resp

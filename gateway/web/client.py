@@ -103,14 +103,13 @@ class Api:
         except requests.RequestException as exc:
             raise ApiError(503, {"title": "Service unavailable", "detail": str(exc)}) from exc
 
-    def download(self, path: str, accept: str, **params: Any) -> tuple[bytes, str]:
-        """A non-JSON answer (a CSV export): its body and content type; ApiError if not
-        a 2xx."""
+    def download(self, path: str, accept: str, **params: Any) -> requests.Response:
+        """A non-JSON answer (a CSV export), as it came; ApiError if not a 2xx."""
         clean = {k: v for k, v in params.items() if v not in (None, "")}
         resp = self._send("GET", path, params=clean, headers=self._headers(accept))
         if not 200 <= resp.status_code < 300:
             raise _error(resp)
-        return resp.content, resp.headers.get("Content-Type", accept)
+        return resp
 
     def call(
         self,
