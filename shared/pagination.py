@@ -73,10 +73,16 @@ def decode_cursor(
 
 
 def after(
-    key: InstrumentedAttribute[Any], ident: InstrumentedAttribute[Any], pair: tuple[Any, uuid.UUID]
+    key: InstrumentedAttribute[Any],
+    ident: InstrumentedAttribute[Any],
+    pair: tuple[Any, uuid.UUID],
+    *,
+    descending: bool = False,
 ) -> ColumnElement[bool]:
-    """Rows strictly after ``pair`` in ``(key, ident)`` order."""
+    """Rows strictly after ``pair`` in ``(key, ident)`` order (or in its reverse)."""
     value, last_id = pair
+    if descending:
+        return or_(key < value, and_(key == value, ident < last_id))
     return or_(key > value, and_(key == value, ident > last_id))
 
 
@@ -89,14 +95,18 @@ def page(
     limit: int,
     cursor: str | None,
     parse: Callable[[str], Any] = aware_datetime,
+    descending: bool = False,
 ) -> tuple[list[Any], str | None]:
-    """One page of ``query`` (a ``select`` of one entity) in ``(key, ident)`` order.
+    """One page of ``query`` (a ``select`` of one entity) in ``(key, ident)`` order, or
+    newest first with ``descending``.
 
     Fetches ``limit + 1`` rows so the last page is known without a count.
     """
     if cursor:
-        query = query.where(after(key, ident, decode_cursor(cursor, parse)))
-    rows = list(session.scalars(query.order_by(key, ident).limit(limit + 1)).unique())
+        pair = decode_cursor(cursor, parse)
+        query = query.where(after(key, ident, pair, descending=descending))
+    order = (key.desc(), ident.desc()) if descending else (key, ident)
+    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)).unique())
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

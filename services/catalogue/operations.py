@@ -197,7 +197,8 @@ def _uuids(values: Any) -> list[uuid.UUID]:
 def _list_events(
     s: Session, who: Identity | None, args: Mapping[str, Any]
 ) -> tuple[list[Event], str | None]:
-    """Events, oldest first; drafts only of hubs the caller leads (admins: all)."""
+    """Events, oldest first (``order=newest``: newest first); drafts only of hubs the
+    caller leads (admins: all)."""
     query = select(Event)
     if args.get("hub_id"):
         query = query.where(Event.hub_id == args["hub_id"])
@@ -213,6 +214,7 @@ def _list_events(
         ident=Event.id,
         limit=int(args.get("limit") or 20),
         cursor=args.get("cursor"),
+        descending=args.get("order") == "newest",
     )
 
 

@@ -353,6 +353,11 @@ class SessionQuerySchema(Schema):
 class EventQuerySchema(Schema):
     hub_id = fields.UUID()
     status = fields.String(validate=validate.OneOf(EVENT_STATUSES))
+    order = fields.String(
+        load_default="oldest",
+        validate=validate.OneOf(("oldest", "newest")),
+        metadata={"description": "By when the events were created: oldest or newest first."},
+    )
     with_sessions = fields.Boolean(
         load_default=False,
         metadata={

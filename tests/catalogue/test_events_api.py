@@ -282,6 +282,24 @@ def test_events_come_with_their_sessions_only_when_asked(catalogue: CatalogueApp
     assert public.get_json()["items"] == []  # drafts stay hidden, sessions and all
 
 
+def test_events_newest_first_page_through_every_event_once(catalogue: CatalogueApp) -> None:
+    """A hub lead's programme shows what was made last first (gateway/web/programme.py)."""
+    hub = catalogue.hub()
+    lead = catalogue.lead(hub["id"])
+    made = [catalogue.event(hub["id"], title=f"Event number {i}")["id"] for i in range(5)]
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        query = f"/api/catalogue/events?hub_id={hub['id']}&order=newest&limit=2"
+        body = catalogue.get(query + (f"&cursor={cursor}" if cursor else ""), lead).get_json()
+        seen += [e["id"] for e in body["items"]]
+        if not body["next_cursor"]:
+            break
+        cursor = body["next_cursor"]
+    assert seen == made[::-1]
+    assert catalogue.get("/api/catalogue/events?order=sideways").status_code == 422
+
+
 @pytest.mark.parametrize("title", ["Early maths\nBcc: x@example.org", "Maths\x00", "A\u2028B"])
 def test_control_characters_in_a_title_are_a_422_and_change_nothing(
     catalogue: CatalogueApp, title: str
