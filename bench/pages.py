@@ -72,8 +72,9 @@ def sign_in(base: str, email: str, password: str) -> requests.Session:
 def pages(platform: Platform, admin: tuple[str, str]) -> list[tuple[str, str, str | None]]:
     """(name, path, login) for the main pages, with ids from the demo data."""
     sessions = platform.get("/api/catalogue/sessions", params={"limit": 1}).json()["items"]
-    hub = platform.get("/api/catalogue/hubs").json()["items"][0]["id"]
     lead = f"{LEADS[0][1]}@example.org"
+    token = platform.login(lead, DEMO_PASSWORD)
+    hub = platform.get("/api/auth/me", token=token).json()["hub_ids"][0]
     practitioner = f"{PRACTITIONERS[0][1]}@example.org"
     mentor = f"{MENTORS[0][1]}@example.org"
     out: list[tuple[str, str, str | None]] = [
