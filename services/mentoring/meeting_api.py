@@ -22,6 +22,8 @@ from services.mentoring.meeting_schemas import (
     MeetingLogSchema,
     MeetingSchema,
     MeetingUpdateSchema,
+    OwnMeetingsQuerySchema,
+    OwnMeetingsSchema,
 )
 from shared.auth import require_identity, requires
 from shared.web import current_db, runtime
@@ -60,6 +62,19 @@ class MatchMeetings(MethodView):
         """A match's meetings and counts: the pair sees notes and next steps; leads of
         its hub and admins see the meetings and minutes without them."""
         return meetings.match_meetings(current_db(), require_identity(), match_id)
+
+
+@bp.route("/meetings")
+class OwnMeetings(MethodView):
+    @requires("mentor", "practitioner")
+    @bp.arguments(OwnMeetingsQuerySchema, location="query")
+    @bp.response(200, OwnMeetingsSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Your meetings, as mentor or mentee, soonest first (``from``: only those ending
+        after it): every match's meetings in one call."""
+        return meetings.own_meetings(
+            current_db(), require_identity(), args.get("since"), args["limit"]
+        )
 
 
 @bp.route("/meetings/<uuid:meeting_id>")

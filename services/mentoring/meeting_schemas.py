@@ -140,6 +140,18 @@ class MatchMeetingsSchema(Schema):
     items = fields.List(fields.Nested(MeetingSchema))
 
 
+class OwnMeetingsQuerySchema(Schema):
+    since = UTCDateTime(
+        data_key="from",
+        metadata={"description": "Only meetings ending after this (e.g. now: upcoming)."},
+    )
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=200))
+
+
+class OwnMeetingsSchema(Schema):
+    items = fields.List(fields.Nested(MeetingSchema))
+
+
 class CaseloadFeedSchema(Schema):
     id = fields.UUID()
     user_id = fields.String()

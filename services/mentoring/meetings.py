@@ -532,6 +532,19 @@ def match_meetings(db: Database, who: Identity, match_id: uuid.UUID) -> dict[str
     return {"match_id": match.id, **stats, "items": items}
 
 
+def own_meetings(db: Database, who: Identity, since: datetime | None, limit: int) -> dict[str, Any]:
+    """The caller's meetings as mentor or as mentee (notes included: they are the pair),
+    ending after ``since`` when given, soonest first: a person's mentoring page in one
+    call, however many matches they have."""
+    with db.read() as s:
+        mine = or_(Meeting.mentor_id == who.user_id, Meeting.mentee_id == who.user_id)
+        query = select(Meeting).where(mine)
+        if since is not None:
+            query = query.where(Meeting.ends_at > since)
+        rows = s.scalars(query.order_by(Meeting.starts_at, Meeting.id).limit(limit))
+        return {"items": [meeting_view(m, private=True) for m in rows]}
+
+
 # -- caseload feeds ----------------------------------------------------------------------
 def create_feed(db: Database, settings: Settings, who: Identity) -> dict[str, Any]:
     """A new caseload feed for a mentor or mentee with a match; its URL is shown once."""

@@ -398,3 +398,30 @@ def test_cancel_upcoming_is_what_closing_a_match_can_call(mentoring: MentoringAp
     method, event = invites(mentoring, mentee.email)[-1][1]
     assert (method, int(event["SEQUENCE"])) == ("CANCEL", 1)
     assert str(event["UID"]).startswith(f"meeting-{upcoming['id']}@")
+
+
+def test_own_meetings_lists_each_persons_meetings_in_one_call(mentoring: MentoringApp) -> None:
+    mentor, mentee, lead, match_id = active_match(mentoring)
+    later = schedule(
+        mentoring,
+        mentor,
+        match_id,
+        **dict(zip(("starts_at", "ends_at"), soon(days=9), strict=True)),
+    )
+    sooner = schedule(mentoring, mentee, match_id)
+    assert later.status_code == sooner.status_code == 201
+    ids = [sooner.get_json()["id"], later.get_json()["id"]]
+    for who in (mentor, mentee):
+        resp = mentoring.client.get("/api/mentoring/meetings", headers=who.headers)
+        assert resp.status_code == 200, resp.get_json()
+        assert [m["id"] for m in resp.get_json()["items"]] == ids  # soonest first
+        assert "notes" in resp.get_json()["items"][0]  # the pair's own view
+    after = iso(datetime.now(UTC) + timedelta(days=5))
+    resp = mentoring.client.get(f"/api/mentoring/meetings?from={after}", headers=mentee.headers)
+    assert [m["id"] for m in resp.get_json()["items"]] == ids[1:]
+    other = mentoring.practitioner("Someone Else")
+    resp = mentoring.client.get("/api/mentoring/meetings", headers=other.headers)
+    assert resp.get_json()["items"] == []
+    assert mentoring.client.get("/api/mentoring/meetings", headers=lead.headers).status_code == 403
+    bad = mentoring.client.get("/api/mentoring/meetings?limit=0", headers=mentee.headers)
+    assert bad.status_code == 422
