@@ -55,6 +55,7 @@ ENV_VARS: dict[str, str] = {
     "EYHUB_LOG_LEVEL": "DEBUG, INFO, WARNING...",
     "EYHUB_WEB_WORKERS": "gunicorn worker processes per service",
     "EYHUB_WEB_THREADS": "gunicorn threads per worker",
+    "EYHUB_LOCK_TIMEOUT_SECONDS": "seconds a write waits for a database lock, then 503 (default 5)",
     "EYHUB_MAX_BODY_BYTES": "largest accepted request body",
     "EYHUB_AUTO_MIGRATE": "apply migrations when a process starts (default: on for SQLite)",
     "EYHUB_JWT_PRIVATE_KEY": "PEM private key for tokens (production); else generated in keys/",
@@ -168,6 +169,8 @@ class Settings:
     log_level: str = "INFO"
     web_workers: int = 1
     web_threads: int = 8
+    #: seconds a write waits for a database lock before giving up (shared/db.py)
+    lock_timeout_seconds: float = 5.0
     max_body_bytes: int = 1_000_000
     cors_origins: tuple[str, ...] = ()
     jwt_private_key: str | None = None
@@ -323,6 +326,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=(env.get("EYHUB_LOG_LEVEL") or "INFO").upper(),
         web_workers=_int(env, "EYHUB_WEB_WORKERS", 1),
         web_threads=_int(env, "EYHUB_WEB_THREADS", 8),
+        lock_timeout_seconds=_float(env, "EYHUB_LOCK_TIMEOUT_SECONDS", 5.0),
         max_body_bytes=_int(env, "EYHUB_MAX_BODY_BYTES", 1_000_000),
         cors_origins=tuple(
             o.strip() for o in (env.get("EYHUB_CORS_ORIGINS") or "").split(",") if o.strip()

@@ -214,7 +214,11 @@ def create_component_app(
         API_SPEC_OPTIONS={"info": {"description": description or title}},
         JSON_SORT_KEYS=False,
     )
-    db = Database(settings.database_url(component), name=component)
+    db = Database(
+        settings.database_url(component),
+        name=component,
+        lock_timeout=settings.lock_timeout_seconds,
+    )
     rt = Runtime(component=component, settings=settings, db=db)
     rt.readiness_checks.append(("database", lambda: db.ping() or {"dialect": db.dialect}))
     rt.readiness_checks.append(("broker", lambda: broker.ping(settings)))

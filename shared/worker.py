@@ -130,7 +130,11 @@ def build_worker(
     configure_logging(f"{component}-worker", settings.log_level)
     if settings.should_migrate_at_start(component):
         upgrade(component, settings, migrations)
-    db = Database(settings.database_url(component), name=component)
+    db = Database(
+        settings.database_url(component),
+        name=component,
+        lock_timeout=settings.lock_timeout_seconds,
+    )
     worker = Worker(component=component, settings=settings, db=db)
 
     @worker.every(1.0, "mail")

@@ -227,6 +227,10 @@ def bookings_app(backend: Backend, stripe_local: StripeLocal) -> Iterator[Bookin
     app = create_app(
         backend.settings(
             EYHUB_AUTO_MIGRATE="true",
+            # Outcomes, not timings: a burst of 60 writers on SQLite, on a 2-core machine
+            # running four test workers, can queue past the 5 s default and answer 503
+            # (tests/bookings/test_lock_timeouts.py covers the timeout itself).
+            EYHUB_LOCK_TIMEOUT_SECONDS="30",
             EYHUB_STRIPE_API_BASE=stripe_local.api_base,
             STRIPE_WEBHOOK_SECRET=stripe_local.secret,
         )
