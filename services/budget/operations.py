@@ -417,6 +417,27 @@ def _raise_alerts(s: Session, account: Account, rules: Rules, now: datetime) -> 
 
 
 # -- the movements ----------------------------------------------------------------------------
+def _record_new(
+    s: Session,
+    hub_id: uuid.UUID,
+    financial_year: str,
+    line: str,
+    *,
+    transfer_id: uuid.UUID,
+    print_: str,
+    strict: bool = True,
+    **apply: Any,
+) -> tuple[Transfer, bool]:
+    """Lock the line's account; a transfer id already applied is replayed (409 if its body
+    differs), a new one applied. Returns the transfer and whether it is new."""
+    account = lock_account(s, hub_id, financial_year, line)
+    assert account is not None
+    old = _replay(s, transfer_id, print_, strict=strict)
+    if old is not None:
+        return old, False
+    return _apply(s, account, transfer_id=transfer_id, print_=print_, **apply), True
+
+
 def allocate(
     s: Session,
     hub_id: uuid.UUID,
@@ -441,20 +462,17 @@ def allocate(
         source=source,
         note=note,
     )
-    account = lock_account(s, hub_id, financial_year, line)
-    assert account is not None
-    old = _replay(s, transfer_id, print_)
-    if old is not None:
-        return old, False
-    row = _apply(
+    return _record_new(
         s,
-        account,
+        hub_id,
+        financial_year,
+        line,
         transfer_id=transfer_id,
+        print_=print_,
         kind=ALLOCATION,
         amount=amount,
         effect=Effect(allocated=amount),
         guarded=True,
-        print_=print_,
         booked_on=years.london_date(now),
         now=now,
         source=source,
@@ -462,7 +480,6 @@ def allocate(
         created_by=by,
         origin="api",
     )
-    return row, True
 
 
 def spend(
@@ -494,20 +511,18 @@ def spend(
         spent_on=spent_on,
         reference=reference,
     )
-    account = lock_account(s, hub_id, financial_year, line)
-    assert account is not None
-    old = _replay(s, transfer_id, print_, strict=strict)
-    if old is not None:
-        return old, False
-    row = _apply(
+    return _record_new(
         s,
-        account,
+        hub_id,
+        financial_year,
+        line,
         transfer_id=transfer_id,
+        print_=print_,
+        strict=strict,
         kind=SPEND,
         amount=amount,
         effect=Effect(spent=amount),
         guarded=guarded,
-        print_=print_,
         booked_on=spent_on,
         now=now,
         description=description,
@@ -516,7 +531,6 @@ def spend(
         origin=origin,
         match_id=match_id,
     )
-    return row, True
 
 
 def commit(
@@ -547,20 +561,17 @@ def commit(
         amount=amount,
         booking=booking_id,
     )
-    account = lock_account(s, hub_id, financial_year, line)
-    assert account is not None
-    old = _replay(s, transfer_id, print_)
-    if old is not None:
-        return old, False
-    row = _apply(
+    return _record_new(
         s,
-        account,
+        hub_id,
+        financial_year,
+        line,
         transfer_id=transfer_id,
+        print_=print_,
         kind=PENDING,
         amount=amount,
         effect=Effect(committed=amount),
         guarded=True,
-        print_=print_,
         booked_on=booked_on,
         now=now,
         rules=rules,
@@ -570,7 +581,6 @@ def commit(
         booking_id=booking_id,
         event_id=event_id,
     )
-    return row, True
 
 
 def live_resolution(s: Session, pending_id: uuid.UUID) -> Transfer | None:
