@@ -122,6 +122,11 @@ def cpd_record(s: Session, user_id: str) -> dict[str, Any]:
             .order_by(SessionReplica.starts_at, Booking.id)
         )
     )
+    given = set(
+        s.scalars(
+            select(Feedback.booking_id).where(Feedback.booking_id.in_([b.id for b in bookings]))
+        )
+    )
     total = Decimal(0)
     by_topic: dict[str, Decimal] = {}
     by_year: dict[str, Decimal] = {}
@@ -146,6 +151,7 @@ def cpd_record(s: Session, user_id: str) -> dict[str, Any]:
                 "ends_at": row.ends_at,
                 "hours": float(hours),
                 "year": year,
+                "feedback_given": b.id in given,
             }
         )
     return {

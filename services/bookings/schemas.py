@@ -166,6 +166,7 @@ class CpdItemSchema(Schema):
     ends_at = UTCDateTime()
     hours = fields.Float()
     year = fields.String()
+    feedback_given = fields.Boolean(metadata={"description": "Whether you gave feedback."})
 
 
 class CpdRecordSchema(Schema):

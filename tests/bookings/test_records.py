@@ -135,10 +135,19 @@ def test_feedback_once_for_attended_and_anonymous_summary(bookings_app: Bookings
             f"/api/bookings/{ids[i]}/feedback", json=body, headers=bookings_app.headers(tokens[i])
         )
 
+    def given(i: int) -> bool:
+        record = bookings_app.client.get(
+            "/api/bookings/cpd-record", headers=bookings_app.headers(tokens[i])
+        ).get_json()
+        (item,) = record["items"]
+        return bool(item["feedback_given"])
+
     summary_url = f"/api/bookings/sessions/{sess['id']}/feedback-summary"
     lead = bookings_app.headers(bookings_app.lead_token())
+    assert not given(0)
     first = give(0, {"rating": 5, "comment": "Loved the counting songs"})
     assert first.status_code == 201 and first.get_json()["rating"] == 5
+    assert given(0) and not given(1)  # the CPD record says which are done
     assert give(0, {"rating": 4}).status_code == 409  # once
     assert give(3, {"rating": 1}).status_code == 409  # no-show
     for bad in ({"rating": 0}, {"rating": 6}, {"rating": "5"}, {}, {"rating": 3, "x": 1}):
