@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from gateway.web.base import api_field_errors, bp, download, field_errors, menu_item, with_api
-from gateway.web.charts import burn_chart_svg, burn_points, pounds
+from gateway.web.charts import burn_chart_svg, burn_points
 from gateway.web.client import Api, ApiError, parallel
-from gateway.web.formatting import LONDON
+from gateway.web.formatting import financial_year_of, pounds, today_london
+from gateway.web.forms import date_range, parse_date, parse_iso_date, parse_pounds
 
 menu_item("Budget", "web.budget", {"hub_lead"}, per_hub=True, order=60)
 
@@ -43,8 +42,6 @@ MATCHES = {
     "stripe_only": ("Only at Stripe", "govuk-tag--yellow"),
 }
 _YEAR = re.compile(r"^(\d{4})-(\d{2})$")
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MONEY = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
 ALLOCATION_FIELDS = {
     "line": "allocation_line",
     "amount_pence": "allocation_amount",
@@ -63,12 +60,6 @@ SPEND_FIELDS = {
 }
 
 
-@bp.app_template_filter("budget_pounds")
-def _budget_pounds(pence: int | None) -> str:
-    """£0.00 as £0 (the shared ``money`` filter says Free, right for prices only)."""
-    return pounds(int(pence or 0))
-
-
 @bp.app_template_filter("budget_line")
 def _budget_line(code: str | None) -> str:
     return LINES.get(code or "", (code or "").replace("_", " ").capitalize())
@@ -82,22 +73,11 @@ def _budget_match(code: str | None) -> tuple[str, str]:
 @bp.app_template_filter("budget_date")
 def _budget_date(value: str | None) -> str:
     """A plain day from the API (YYYY-MM-DD) as '1 April 2026'."""
-    if not value or not _real_day(str(value)):
-        return str(value or "")
-    day = date.fromisoformat(str(value))
-    return f"{day.day} {day:%B %Y}"
+    day = parse_iso_date(str(value or ""))
+    return f"{day.day} {day:%B %Y}" if day else str(value or "")
 
 
 # -- years and figures ---------------------------------------------------------------------
-def today_london() -> date:
-    return datetime.now(UTC).astimezone(LONDON).date()
-
-
-def financial_year_of(day: date) -> str:
-    start = day.year if day.month >= 4 else day.year - 1
-    return f"{start}-{(start + 1) % 100:02d}"
-
-
 def is_financial_year(text: str) -> bool:
     match = _YEAR.match(text)
     return bool(match) and int(match.group(2)) == (int(match.group(1)) + 1) % 100
@@ -108,17 +88,6 @@ def year_choices(current: str, chosen: str) -> dict[str, str]:
     start = int(current[:4])
     years = {f"{y}-{(y + 1) % 100:02d}" for y in range(start - 3, start + 2)} | {chosen}
     return {y: f"April {y[:4]} to March {int(y[:4]) + 1}" for y in sorted(years, reverse=True)}
-
-
-def parse_pounds(raw: str) -> int | None:
-    """'£1,234.50' → 123450 pence; None when it is not an amount of money."""
-    text = raw.strip().removeprefix("£").replace(",", "").strip()
-    if not _MONEY.match(text):
-        return None
-    try:
-        return int(Decimal(text) * 100)
-    except InvalidOperation:
-        return None
 
 
 def _hub_name(api: Api, hub_id: uuid.UUID) -> str:
@@ -295,7 +264,7 @@ def record_spend(hub_id: uuid.UUID) -> Any:
         )
     if not form["spend_description"]:
         errors.append({"field": "spend_description", "text": "Enter what the money was spent on"})
-    spent_on = _date_parts(form["spend_on-day"], form["spend_on-month"], form["spend_on-year"])
+    spent_on = parse_date(form["spend_on-day"], form["spend_on-month"], form["spend_on-year"])
     if spent_on is None:
         errors.append({"field": "spend_on-day", "text": "Date of the spend must be a real date"})
     elif spent_on > today_london():
@@ -315,15 +284,6 @@ def record_spend(hub_id: uuid.UUID) -> Any:
         "reference": form["spend_reference"] or None,
     }
     return _record(hub_id, "spend", body, SPEND_FIELDS, form)
-
-
-def _date_parts(day: str, month: str, year: str) -> date | None:
-    if not (day.isdigit() and month.isdigit() and year.isdigit() and len(year) == 4):
-        return None
-    try:
-        return date(int(year), int(month), int(day))
-    except ValueError:
-        return None
 
 
 # -- CSV downloads -------------------------------------------------------------------------
@@ -352,23 +312,9 @@ def reconciliation_csv(hub_id: uuid.UUID) -> Response:
 
 def _range_args() -> tuple[dict[str, str], list[dict[str, str]]]:
     chosen = {k: request.values.get(k, "").strip() for k in ("from", "to")}
-    errors = []
-    for key, name in (("from", "Date from"), ("to", "Date to")):
-        if chosen[key] and not _real_day(chosen[key]):
-            errors.append({"field": key, "text": f"{name} must be a real date"})
-    if not errors and chosen["from"] and chosen["to"] and chosen["to"] < chosen["from"]:
-        errors.append({"field": "to", "text": "Date to must be the same as or after date from"})
+    errors: list[dict[str, str]] = []
+    date_range(chosen["from"], chosen["to"], errors)
     return chosen, errors
-
-
-def _real_day(text: str) -> bool:
-    if not _DAY.match(text):
-        return False
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _reconciliation(

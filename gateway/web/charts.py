@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from gateway.web.formatting import pounds
+
 #: GOV.UK colours with at least 3:1 contrast on white (WCAG 1.4.11, non-text contrast).
 USED_COLOUR = "#1d70b8"  # GOV.UK blue, 5.2:1
 ALLOCATION_COLOUR = "#0b0c0c"  # GOV.UK black
@@ -69,13 +71,6 @@ def burn_points(
         running += int(row.get("committed") or 0) + int(row.get("spent") or 0)
         out.append(BurnPoint(month, None if through and month > through else running))
     return out
-
-
-def pounds(pence: int) -> str:
-    """Whole pounds for the axis and the words (£0 too: the shared ``money`` says Free)."""
-    sign = "-" if pence < 0 else ""
-    pounds_, rest = divmod(abs(int(pence)), 100)
-    return f"{sign}£{pounds_:,}" if rest == 0 else f"{sign}£{pounds_:,}.{rest:02d}"
 
 
 def _nice_step(top: int) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date
 from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -20,7 +19,7 @@ from gateway.web import session as signin
 from gateway.web.base import api_field_errors, bp, download, field_errors, menu_item, with_api
 from gateway.web.certificates import Certificate, certificate_pdf
 from gateway.web.client import Api, ApiError, parallel
-from gateway.web.formatting import LONDON, parse_utc
+from gateway.web.formatting import LONDON, financial_year_of, parse_utc
 
 menu_item("CPD record", "web.cpd_record", {"practitioner", "mentor", "hub_lead"}, order=30)
 
@@ -37,20 +36,15 @@ FEEDBACK_FIELDS = {"rating": "rating", "comment": "comment"}
 
 
 # -- reading -------------------------------------------------------------------------------
-def financial_year(day: date) -> str:
-    """The UK financial year (April to March) a day falls in, e.g. ``2026/27``: hubs
-    report their grant spend by it, so practitioners are asked for hours by it too."""
-    start = day.year if day.month >= 4 else day.year - 1
-    return f"{start}/{(start + 1) % 100:02d}"
-
-
 def hours_by_financial_year(items: Iterable[dict[str, Any]]) -> dict[str, float]:
     out: dict[str, float] = {}
     for item in items:
         starts = parse_utc(item.get("starts_at"))
         if starts is None:
             continue
-        year = financial_year(starts.astimezone(LONDON).date())
+        # Hubs report grant spend by financial year, so hours are shown by it too,
+        # written 2026/27 like the record's academic years.
+        year = financial_year_of(starts.astimezone(LONDON).date(), "/")
         out[year] = round(out.get(year, 0.0) + float(item.get("hours") or 0), 2)
     return dict(sorted(out.items()))
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -107,10 +108,15 @@ def london_when(starts: str | None, ends: str | None = None) -> str:
 
 
 def money(pence: int | None) -> str:
-    if not pence:
-        return "Free"
-    pounds, rest = divmod(int(pence), 100)
-    return f"£{pounds:,}" if rest == 0 else f"£{pounds:,}.{rest:02d}"
+    """A price: nothing to pay is "Free"."""
+    return pounds(pence) if pence else "Free"
+
+
+def pounds(pence: int | None) -> str:
+    """An amount of money: £0, £1,234.56, -£5 (budgets and charts; prices say ``money``)."""
+    sign = "-" if (pence or 0) < 0 else ""
+    whole, rest = divmod(abs(int(pence or 0)), 100)
+    return f"{sign}£{whole:,}" if rest == 0 else f"{sign}£{whole:,}.{rest:02d}"
 
 
 def hours(value: float | None) -> str:
@@ -120,20 +126,42 @@ def hours(value: float | None) -> str:
     return f"{text} hour" if text == "1" else f"{text} hours"
 
 
-def london_midnight_utc(day: date) -> str:
-    """The instant a London day starts, as the API's UTC form."""
-    local = datetime.combine(day, time(0, 0), tzinfo=LONDON)
-    return local.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+def api_utc(moment: datetime) -> str:
+    """A timezone-aware moment as the API's UTC form: 2026-12-02T16:00:00Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_utc() -> str:
+    """Now, as the API's UTC form (compares as text with the API's times)."""
+    return api_utc(datetime.now(UTC))
+
+
+def today_london() -> date:
+    return datetime.now(UTC).astimezone(LONDON).date()
 
 
 def next_day(day: date) -> date:
     return day + timedelta(days=1)
 
 
+def financial_year_of(day: date, separator: str = "-") -> str:
+    """The UK financial year (April to March) a day falls in: 2026-27 as the budget API
+    names it, or 2026/27 (``separator="/"``) beside the academic years of the CPD record."""
+    start = day.year if day.month >= 4 else day.year - 1
+    return f"{start}{separator}{(start + 1) % 100:02d}"
+
+
+def webcal(url: str) -> str:
+    """A calendar feed's https:// address as the webcal:// link calendar apps subscribe to."""
+    return re.sub(r"^https?://", "webcal://", url)
+
+
 FILTERS = {
     "when": london_when,
     "day": london_day,
     "money": money,
+    "pounds": pounds,
+    "webcal": webcal,
     "hours": hours,
     "kind": lambda c: label(KINDS, c),
     "format_label": lambda c: label(FORMATS, c),

@@ -14,10 +14,9 @@ active matches (one per hub at most: the API has no "my meetings" list).
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import abort, flash, get_flashed_messages, redirect, render_template, request, url_for
@@ -25,7 +24,8 @@ from flask import abort, flash, get_flashed_messages, redirect, render_template,
 from gateway.web import session as signin
 from gateway.web.base import api_field_errors, bp, field_errors, menu_item, with_api
 from gateway.web.client import Api, ApiError, parallel
-from gateway.web.formatting import LONDON, SETTING_LABELS, TOPIC_LABELS, parse_utc
+from gateway.web.formatting import SETTING_LABELS, TOPIC_LABELS, api_utc, parse_utc
+from gateway.web.forms import london_time, parse_date, parse_time
 
 menu_item("Mentoring", "web.mentoring", {"practitioner"}, order=50)
 menu_item("Caseload", "web.caseload", {"mentor"}, order=50)
@@ -80,43 +80,25 @@ MEETING_FIELDS = {
     "online_url": "online_url",
 }
 LOG_FIELDS = {"minutes": "minutes", "notes": "notes", "next_steps": "next_steps"}
-_CLOCK = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm)?$")
 
 
 # -- pure helpers (tests/unit/test_web_mentoring.py) ----------------------------------------
-def parse_clock(text: str) -> time | None:
-    """'14:30', '9:05', '2pm', '2:30pm', '12am': a time of day, or None."""
-    found = _CLOCK.match(text.strip().lower())
-    if not found:
-        return None
-    hour, minute, half = int(found[1]), int(found[2] or 0), found[3]
-    if half:
-        if not 1 <= hour <= 12:
-            return None
-        hour = hour % 12 + (12 if half == "pm" else 0)
-    if hour > 23 or minute > 59:
-        return None
-    return time(hour, minute)
-
-
 def meeting_times(
     form: dict[str, str], errors: list[dict[str, str]]
 ) -> tuple[datetime, datetime] | None:
     """The meeting's start and end in UTC from the London date, time and duration typed;
     adds an error per field that is wrong."""
-    day: date | None = None
-    try:
-        day = date(int(form.get("year", "")), int(form.get("month", "")), int(form.get("day", "")))
-    except ValueError:
+    day = parse_date(form.get("day", ""), form.get("month", ""), form.get("year", ""))
+    if day is None:
         errors.append({"field": "day", "text": "Enter a real date for the meeting"})
-    clock = parse_clock(form.get("time", ""))
+    clock = parse_time(form.get("time", ""))
     if clock is None:
         errors.append({"field": "time", "text": "Enter a start time, like 14:30 or 2:30pm"})
     if form.get("duration") not in DURATIONS:
         errors.append({"field": "duration", "text": "Select how long the meeting lasts"})
     if day is None or clock is None or form.get("duration") not in DURATIONS:
         return None
-    starts = datetime.combine(day, clock, tzinfo=LONDON).astimezone(UTC)
+    starts = london_time(day, clock).astimezone(UTC)
     return starts, starts + timedelta(minutes=int(form["duration"]))
 
 
@@ -136,10 +118,6 @@ def load_tag(load: int, capacity: int | None) -> tuple[str, str]:
     if capacity - load == 1:
         return "1 place left", "govuk-tag--yellow"
     return f"{capacity - load} places left", "govuk-tag--green"
-
-
-def webcal(url: str) -> str:
-    return re.sub(r"^https?://", "webcal://", url)
 
 
 @bp.app_template_filter("mentoring_status")
@@ -297,7 +275,6 @@ def caseload() -> Any:
         active=[i for i in items if i["status"] == "active"],
         feeds=feeds.get("items", []),
         new_feed=new_feed,
-        webcal=webcal(new_feed) if new_feed else None,
         messages=[(c, m) for c, m in messages if c != "feed"],
     )
 
@@ -383,8 +360,8 @@ def schedule_meeting(match_id: uuid.UUID) -> Any:
     if errors or times is None:
         return _mentee_view(match_id, form, errors)
     body = {
-        "starts_at": times[0].strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "ends_at": times[1].strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "starts_at": api_utc(times[0]),
+        "ends_at": api_utc(times[1]),
         "format": form["format"],
         "location": form["location"] if form["format"] == "in_person" else None,
         "online_url": form["online_url"] if form["format"] == "online" else None,

@@ -10,12 +10,9 @@ across the clock changes (services/catalogue/recurrence.py).
 
 from __future__ import annotations
 
-import contextlib
-import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -37,8 +34,10 @@ from gateway.web.formatting import (
     LONDON,
     SETTING_LABELS,
     TOPIC_LABELS,
+    now_utc,
     parse_utc,
 )
+from gateway.web.forms import london_utc, parse_date, parse_pounds, parse_time
 
 menu_item("Programme", "web.programme", {"hub_lead"}, per_hub=True, order=40)
 
@@ -64,8 +63,6 @@ SESSION_TAGS = {
 }
 #: Bookings whose attendance can be recorded (services/bookings/operations.py ATTENDABLE).
 ATTENDABLE = frozenset({"confirmed", "attended", "no_show"})
-_TIME = re.compile(r"^\s*(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm)?\s*$", re.IGNORECASE)
-_MONEY = re.compile(r"^\d{1,5}(\.\d{1,2})?$")
 
 #: API field → the form field its error links to.
 EVENT_FIELDS = {
@@ -109,36 +106,6 @@ def programme_time(value: str | None) -> str:
 
 
 # -- pure helpers (tests/unit/test_web_programme.py) ----------------------------------------
-def parse_time(raw: str) -> time | None:
-    """'18:30', '6:30pm', '6pm', '9.15' → a time; None if it is not one."""
-    m = _TIME.match(raw or "")
-    if not m:
-        return None
-    hour, minute, half = int(m.group(1)), int(m.group(2) or 0), (m.group(3) or "").lower()
-    if half:
-        if not 1 <= hour <= 12:
-            return None
-        hour = hour % 12 + (12 if half == "pm" else 0)
-    elif m.group(2) is None:
-        return None  # "18" alone is ambiguous: ask for 18:00
-    if hour > 23 or minute > 59:
-        return None
-    return time(hour, minute)
-
-
-def parse_date(day: str, month: str, year: str) -> date | None:
-    with contextlib.suppress(ValueError):
-        if len(year.strip()) == 4:
-            return date(int(year), int(month), int(day))
-    return None
-
-
-def london_utc(day: date, clock: time) -> str:
-    """A London wall-clock moment as the API's UTC form (GMT or BST as that day has it)."""
-    local = datetime.combine(day, clock, tzinfo=LONDON)
-    return local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def repeat_rule(repeat: str, count: int | None, until: date | None) -> str | None:
     """The RRULE of the form's repeat choice (None: one session)."""
     base = REPEATS.get(repeat, ("", None))[1]
@@ -151,16 +118,9 @@ def repeat_rule(repeat: str, count: int | None, until: date | None) -> str | Non
     return None
 
 
-def pounds_to_pence(raw: str) -> int | None:
-    text = (raw or "").strip().removeprefix("£").replace(",", "")
-    if not text:
-        return 0
-    if not _MONEY.match(text):
-        return None
-    try:
-        return int(Decimal(text) * 100)
-    except InvalidOperation:
-        return None
+def _started(item: dict[str, Any]) -> bool:
+    starts = parse_utc(item.get("starts_at"))
+    return starts is None or starts <= datetime.now(UTC)
 
 
 def _int(raw: str) -> int | None:
@@ -220,7 +180,7 @@ def programme(hub_id: uuid.UUID) -> Any:
             if events.get("next_cursor")
             else None
         ),
-        now=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        now=now_utc(),
     )
 
 
@@ -286,7 +246,7 @@ def read_event_form(form: Any) -> EventForm:
     capacity = _int(v["capacity"])
     if capacity is None or capacity < 1:
         err("capacity", "Enter the number of places, like 20")
-    price = pounds_to_pence(v["price"])
+    price = parse_pounds(v["price"]) if v["price"] else 0  # empty: free
     if price is None:
         err("price", "Enter a price in pounds, like 12.50, or leave it empty for free")
     funded = _int(v["funded_places"]) if v["funded_places"] else 0
@@ -335,7 +295,7 @@ def read_event_form(form: Any) -> EventForm:
     sessions: dict[str, Any] = {}
     if day is not None and starts is not None and ends is not None:
         sessions = {"starts_at": london_utc(day, starts), "ends_at": london_utc(day, ends)}
-        if sessions["starts_at"] <= datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"):
+        if sessions["starts_at"] <= now_utc():
             # Checked here too, so a refused series does not leave an empty draft behind.
             err("start-day", "The first session must be in the future")
         rule = repeat_rule(v["repeat"], count, until)
@@ -528,7 +488,7 @@ def _session_page(
             v=values,
             errors=errors,
             by_field=field_errors(errors),
-            started=(parse_utc(item["starts_at"]) or datetime.now(UTC)) <= datetime.now(UTC),
+            started=_started(item),
         ),
         status,
     )
@@ -642,7 +602,7 @@ def _roster_page(
             attendable=[p for p in people if p.get("status") in ATTENDABLE],
             others=[p for p in people if p.get("status") not in ATTENDABLE],
             feedback=feedback,
-            started=(parse_utc(item["starts_at"]) or datetime.now(UTC)) <= datetime.now(UTC),
+            started=_started(item),
             errors=errors,
             by_field=field_errors(errors),
         ),

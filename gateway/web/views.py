@@ -8,11 +8,9 @@ with a GOV.UK error summary and inline messages.
 
 from __future__ import annotations
 
-import contextlib
-import re
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
@@ -44,10 +42,11 @@ from gateway.web.formatting import (
     KINDS,
     SETTING_LABELS,
     TOPIC_LABELS,
-    london_midnight_utc,
     next_day,
+    now_utc,
     parse_utc,
 )
+from gateway.web.forms import date_range, london_utc
 
 __all__ = ["bp", "csrf"]
 
@@ -57,7 +56,6 @@ ENDED = frozenset({"cancelled", "funding_declined"})
 CANCELLABLE = frozenset(
     {"pending_payment", "pending_funding", "confirmed", "waitlisted", "offered"}
 )
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 menu_item("Find training", "web.find_training", order=10)
 menu_item("My bookings", "web.my_bookings", {"practitioner", "mentor", "hub_lead"}, order=20)
@@ -205,16 +203,6 @@ def confirm_email() -> Any:
 
 
 # -- find training -------------------------------------------------------------------------
-def _parse_day(raw: str, field: str, name: str, errors: list[dict[str, str]]) -> date | None:
-    if not raw:
-        return None
-    if _DATE.match(raw):
-        with contextlib.suppress(ValueError):  # e.g. 2027-02-30: shaped right, not a day
-            return date.fromisoformat(raw)
-    errors.append({"field": field, "text": f"{name} must be a real date"})
-    return None
-
-
 @bp.route("/find-training")
 def find_training() -> Any:
     args = request.args
@@ -233,10 +221,7 @@ def find_training() -> Any:
             errors.append({"field": key, "text": f"Select a {name} from the list"})
     if len(chosen["q"]) > 100:
         errors.append({"field": "q", "text": "Search words must be 100 characters or fewer"})
-    start = _parse_day(chosen["from"], "from", "Date from", errors)
-    end = _parse_day(chosen["to"], "to", "Date to", errors)
-    if start and end and end < start:
-        errors.append({"field": "to", "text": "Date to must be the same as or after date from"})
+    start, end = date_range(chosen["from"], chosen["to"], errors)
 
     params: dict[str, Any] = {
         "kind": chosen["kind"],
@@ -248,9 +233,9 @@ def find_training() -> Any:
         "limit": PAGE_SIZE,
     }
     if start:
-        params["from"] = max(london_midnight_utc(start), _now_utc())
+        params["from"] = max(london_utc(start), now_utc())
     if end:
-        params["to"] = london_midnight_utc(next_day(end))
+        params["to"] = london_utc(next_day(end))
     page: dict[str, Any] = {"items": [], "next_cursor": None}
     if not errors:
         try:
@@ -283,10 +268,6 @@ def find_training() -> Any:
         ),
         400 if errors else 200,
     )
-
-
-def _now_utc() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- one session ---------------------------------------------------------------------------
@@ -434,13 +415,8 @@ def my_bookings() -> Any:
         cancellable=CANCELLABLE,
         feeds=[f for f in feeds.get("items", []) if f.get("scope") == "me"],
         new_feed=new_feed,
-        webcal=_webcal(new_feed) if new_feed else None,
         messages=[(c, m) for c, m in messages if c != "feed"],
     )
-
-
-def _webcal(url: str) -> str:
-    return re.sub(r"^https?://", "webcal://", url)
 
 
 @bp.route("/my-bookings/<uuid:booking_id>/cancel", methods=["POST"])

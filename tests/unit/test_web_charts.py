@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from gateway.web.charts import BurnPoint, burn_chart_svg, burn_points, pounds
+from gateway.web.charts import BurnPoint, burn_chart_svg, burn_points
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 
@@ -55,4 +55,3 @@ def test_empty_year_and_overspend_stay_inside_the_chart() -> None:
     over = burn_chart_svg([BurnPoint("2026-04", 250_000)], 100_000, title="t")
     ys = [float(r.get("y")) for r in ET.fromstring(over).iter("{http://www.w3.org/2000/svg}rect")]
     assert min(ys) >= 0
-    assert pounds(0) == "£0" and pounds(123_456) == "£1,234.56" and pounds(-500) == "-£5"

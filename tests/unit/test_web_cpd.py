@@ -4,13 +4,13 @@ financial years the record groups hours by."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 from pypdf import PdfReader
 
 from gateway.web.certificates import Certificate, certificate_pdf, printable
-from gateway.web.cpd import financial_year, hours_by_financial_year
+from gateway.web.cpd import hours_by_financial_year
 
 ISSUED = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
@@ -74,18 +74,6 @@ def test_the_longest_name_and_title_still_fit_one_page() -> None:
         )
     )
     assert len(reader.pages) == 1 and "CPD: 1 hour" in text and "ref-1" in text
-
-
-@pytest.mark.parametrize(
-    ("day", "year"),
-    [
-        (date(2026, 3, 31), "2025/26"),
-        (date(2026, 4, 1), "2026/27"),
-        (date(2099, 12, 31), "2099/00"),
-    ],
-)
-def test_financial_year_runs_april_to_march(day: date, year: str) -> None:
-    assert financial_year(day) == year
 
 
 def test_hours_by_financial_year_uses_the_london_day() -> None:

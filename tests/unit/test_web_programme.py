@@ -1,54 +1,14 @@
-"""The programme pages' pure parts: times typed in UK time, the series rule, pounds, and
-the create form's checks (what the catalogue API cannot check for the page)."""
+"""The programme pages' pure parts: the series rule and the create form's checks (what the
+catalogue API cannot check for the page; the times, dates and pounds it reads are
+tests/unit/test_web_forms.py's)."""
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date
 
-import pytest
 from werkzeug.datastructures import MultiDict
 
-from gateway.web.programme import (
-    london_utc,
-    parse_date,
-    parse_time,
-    pounds_to_pence,
-    read_event_form,
-    repeat_rule,
-)
-
-
-@pytest.mark.parametrize(
-    ("raw", "want"),
-    [
-        ("18:30", time(18, 30)),
-        ("6:30pm", time(18, 30)),
-        ("6pm", time(18, 0)),
-        ("12am", time(0, 0)),
-        ("12pm", time(12, 0)),
-        ("9.15", time(9, 15)),
-        (" 07:05 AM ", time(7, 5)),
-        ("18", None),  # ambiguous without minutes
-        ("24:00", None),
-        ("13pm", None),
-        ("half six", None),
-        ("", None),
-    ],
-)
-def test_parse_time(raw: str, want: time | None) -> None:
-    assert parse_time(raw) == want
-
-
-def test_parse_date_needs_a_real_day_and_a_four_digit_year() -> None:
-    assert parse_date("23", "3", "2027") == date(2027, 3, 23)
-    assert parse_date("30", "2", "2027") is None
-    assert parse_date("1", "1", "27") is None
-    assert parse_date("", "", "") is None
-
-
-def test_uk_time_is_gmt_in_winter_and_bst_in_summer() -> None:
-    assert london_utc(date(2027, 3, 23), time(18, 30)) == "2027-03-23T18:30:00Z"
-    assert london_utc(date(2027, 3, 30), time(18, 30)) == "2027-03-30T17:30:00Z"
+from gateway.web.programme import read_event_form, repeat_rule
 
 
 def test_repeat_rule() -> None:
@@ -59,14 +19,6 @@ def test_repeat_rule() -> None:
     )
     assert repeat_rule("monthly", 6, None) == "FREQ=MONTHLY;COUNT=6"
     assert repeat_rule("weekly", None, None) is None
-
-
-@pytest.mark.parametrize(
-    ("raw", "pence"),
-    [("", 0), ("10", 1000), ("£12.50", 1250), ("1,200", 120000), ("0.5", 50), ("12.345", None)],
-)
-def test_pounds_to_pence(raw: str, pence: int | None) -> None:
-    assert pounds_to_pence(raw) == pence
 
 
 def _form(**overrides: str | list[str]) -> MultiDict[str, str]:
