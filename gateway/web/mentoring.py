@@ -7,9 +7,8 @@
 - a hub lead's ``/hubs/<hub_id>/mentoring``: open requests, a matching run with why each
   pair was proposed, the mentors' caseloads.
 
-Every page reads the mentoring API (``/api/mentoring``) in one round of parallel calls,
-except ``/mentoring``, which needs a second round for the meetings of the practitioner's
-active matches (one per hub at most: the API has no "my meetings" list).
+Every page reads the mentoring API (``/api/mentoring``) in one round of parallel calls
+(``/mentoring`` takes every match's meetings from ``GET /api/mentoring/meetings``).
 """
 
 from __future__ import annotations
@@ -144,26 +143,20 @@ def _require_role(role: str) -> None:
 def _mentoring_view(
     form: dict[str, Any] | None = None, errors: list[dict[str, str]] | None = None
 ) -> Any:
-    def load(api: Api) -> tuple[Any, Any, list[Any]]:
-        mine, hubs = parallel(
+    def load(api: Api) -> list[Any]:
+        return parallel(
             lambda: api.get("/api/mentoring/requests", limit=50),
             lambda: api.get("/api/catalogue/hubs"),
+            lambda: api.get("/api/mentoring/meetings", limit=200),
         )
-        active = [
-            r["match"]["id"]
-            for r in mine.get("items", [])
-            if (r.get("match") or {}).get("status") == "active"
-        ]
-        calls: list[Callable[[], Any]] = [
-            (lambda m=m: api.get(f"/api/mentoring/matches/{m}/meetings")) for m in active
-        ]
-        return mine, hubs, parallel(*calls) if calls else []
 
     _require_role("practitioner")
-    requests_page, hubs, answers = with_api(load)
+    requests_page, hubs, own = with_api(load)
     user = signin.user() or {}
     items = sorted(requests_page.get("items", []), key=lambda r: r["created_at"], reverse=True)
-    meetings = {str(a["match_id"]): a.get("items", []) for a in answers}
+    meetings: dict[str, list[Any]] = {}
+    for meeting in own.get("items", []):
+        meetings.setdefault(str(meeting["match_id"]), []).append(meeting)
     names = {h["id"]: h["name"] for h in hubs.get("items", [])}
     my_hubs = [(h, names.get(h, "Your hub")) for h in user.get("hub_ids") or []]
     live = {r["hub_id"] for r in items if r["status"] in ("open", "matched")}

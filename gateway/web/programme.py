@@ -160,6 +160,7 @@ def programme(hub_id: uuid.UUID) -> Any:
                 "/api/catalogue/events",
                 hub_id=str(hub_id),
                 with_sessions="true",
+                order="newest",  # what the lead made last (or just now) first
                 limit=EVENTS_PER_PAGE,
                 cursor=cursor,
             ),

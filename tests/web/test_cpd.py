@@ -152,6 +152,8 @@ def test_cpd_record_certificate_csv_and_feedback(page: Any, web: Platform) -> No
         in page.locator(".govuk-notification-banner").inner_text()
     )
     check_a11y(page)
+    done = page.locator(f"#cpd-{booking_id}")
+    assert "Feedback given" in done.inner_text() and not done.get_by_text("Give feedback").count()
 
     page.goto(f"/my-bookings/{booking_id}/feedback")
     page.get_by_label("Very good").check()
