@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
+    Response,
     abort,
     flash,
     get_flashed_messages,
@@ -30,6 +31,7 @@ from gateway.web.base import (
     base_api,
     bp,
     csrf,
+    download,
     field_errors,
     menu_item,
     safe_next,
@@ -455,6 +457,12 @@ def pay(booking_id: uuid.UUID) -> Any:
 @bp.route("/my-bookings/<uuid:booking_id>/accept", methods=["POST"])
 def accept_offer(booking_id: uuid.UUID) -> Any:
     return _to_checkout(booking_id, "accept-offer")
+
+
+@bp.route("/my-bookings/<uuid:booking_id>/calendar.ics")
+def booking_calendar(booking_id: uuid.UUID) -> Response:
+    """One booking as a calendar file (the invite's event: opening it never doubles it)."""
+    return download(f"/api/bookings/{booking_id}/calendar.ics", "booking.ics", "text/calendar")
 
 
 @bp.route("/my-bookings/calendar", methods=["POST"])

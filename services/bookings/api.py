@@ -6,7 +6,7 @@ import re
 import uuid
 from typing import Any
 
-from flask import request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -130,6 +130,23 @@ class BookingItem(MethodView):
     def get(self, booking_id: uuid.UUID) -> Any:
         """One booking: your own, or any of a hub you lead (others' answer 404)."""
         return queries.booking(current_db(), require_identity(), booking_id)
+
+
+@bp.route("/<uuid:booking_id>/calendar.ics")
+class BookingCalendar(MethodView):
+    @requires()
+    @bp.response(200, content_type="text/calendar")
+    @bp.alt_response(404, description="No such booking, or not yours.")
+    def get(self, booking_id: uuid.UUID) -> Any:
+        """Your booking as a calendar file (iCalendar, METHOD:PUBLISH) with the same UID
+        as its invites: opening it after the invite updates the event, never doubles it."""
+        body = queries.booking_calendar(
+            current_db(), runtime().settings, require_identity(), booking_id
+        )
+        resp = Response(body, content_type="text/calendar; charset=utf-8")
+        resp.headers.set("Content-Disposition", "attachment", filename="booking.ics")
+        resp.headers["Cache-Control"] = "private, no-store"
+        return resp
 
 
 @bp.route("/<uuid:booking_id>/cancel")

@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.bookings import feeds, records
+from services.bookings import feeds, invites, records
 from services.bookings import operations as ops
-from services.bookings.models import Booking, SessionReplica
+from services.bookings.models import ENDED, Booking, SessionReplica
 from shared.auth import Identity
+from shared.calendar import build_calendar
+from shared.config import Settings
 from shared.db import Database
 
 
@@ -36,6 +38,28 @@ def bookings_page(db: Database, who: Identity, args: dict[str, Any]) -> dict[str
 def booking(db: Database, who: Identity, booking_id: uuid.UUID) -> Booking:
     with db.read() as s:
         return ops.visible_booking(s, who, booking_id)
+
+
+def booking_calendar(
+    db: Database, settings: Settings, who: Identity, booking_id: uuid.UUID
+) -> bytes:
+    """Your booking as a calendar file to open or import (METHOD:PUBLISH), with the
+    invites' UID and last SEQUENCE, so a calendar that already has the invite updates
+    the event instead of adding a second one. Others' bookings answer 404."""
+    with db.read() as s:
+        row = s.get(Booking, booking_id)
+        if row is None or row.user_id != who.user_id:
+            raise ops.not_found()
+        item = invites.invite_item(
+            settings,
+            row.session,
+            booking_id=row.id,
+            email=row.user_email,
+            name=row.user_name,
+            method="CANCEL" if row.status in ENDED else "REQUEST",
+            sequence=row.invite_sequence or 0,
+        )
+    return build_calendar([item], method="PUBLISH")
 
 
 def availability(

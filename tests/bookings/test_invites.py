@@ -128,3 +128,34 @@ def test_a_confirmation_prepared_before_a_session_change_is_rebuilt(
     (event,) = parse_with_icaljs(ics)["events"]
     assert event["summary"] == "After" and event["sequence"] == 0
     assert event["uid"].startswith(f"booking-{booking['id']}@")
+
+
+def test_a_booking_downloads_as_a_calendar_with_its_invites_uid(bookings_app: BookingsApp) -> None:
+    """My bookings' "Add to calendar": the booking as a PUBLISH file with the invite's UID
+    and last SEQUENCE (opening it updates the invited event), yours only."""
+    sess = bookings_app.add_session()
+    token = bookings_app.token(name="Amira Hussain")
+    booking = bookings_app.book(token, sess["id"]).get_json()
+    url = f"/api/bookings/{booking['id']}/calendar.ics"
+    resp = bookings_app.client.get(url, headers=bookings_app.headers(token))
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.mimetype == "text/calendar"
+    assert resp.headers["Content-Disposition"] == "attachment; filename=booking.ics"
+    cal = parse_with_icaljs(resp.data)
+    assert cal["method"] == "PUBLISH"
+    (event,) = cal["events"]
+    assert event["uid"] == f"booking-{booking['id']}@{bookings_app.settings.public_host}"
+    assert (event["sequence"], event["status"]) == (0, "CONFIRMED")
+    assert event["summary"] == sess["title"]
+
+    bookings_app.client.post(
+        f"/api/bookings/{booking['id']}/cancel", headers=bookings_app.headers(token)
+    )
+    (event,) = parse_with_icaljs(
+        bookings_app.client.get(url, headers=bookings_app.headers(token)).data
+    )["events"]
+    assert (event["sequence"], event["status"]) == (1, "CANCELLED")  # as the CANCEL sent
+
+    other = bookings_app.headers(bookings_app.token())
+    assert bookings_app.client.get(url, headers=other).status_code == 404
+    assert bookings_app.client.get(url).status_code == 401

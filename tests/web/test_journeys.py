@@ -9,6 +9,7 @@ critical violations); screenshots at phone and laptop widths go to var/screensho
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.e2e
 
 AMIRA = f"{PRACTITIONERS[0][1]}@example.org"  # childminder, the brief's demo login
 SARAH = f"{PRACTITIONERS[7][1]}@example.org"  # another childminder: the keyboard journey
+JOANNE = f"{PRACTITIONERS[2][1]}@example.org"  # pre-school: the journey without scripts
 
 
 def test_labels_cover_the_vocabulary() -> None:
@@ -114,6 +116,11 @@ def test_practitioner_books_subscribes_and_cancels(page: Any, web: Platform) -> 
     check_a11y(page)
     screenshot(page, "my-bookings")
 
+    with page.expect_download() as ics:
+        row.get_by_role("link", name=re.compile("Add to calendar")).click()
+    assert ics.value.suggested_filename == "booking.ics"
+    assert "BEGIN:VEVENT" in Path(ics.value.path()).read_text(encoding="utf-8")
+
     page.get_by_role("button", name=re.compile("Get a (new )?calendar link")).click()
     link = page.locator("#feed-link")
     assert link.inner_text().startswith("webcal://127.0.0.1:")
@@ -121,6 +128,11 @@ def test_practitioner_books_subscribes_and_cancels(page: Any, web: Platform) -> 
     check_a11y(page)
     feed = requests.get(link.inner_text().replace("webcal://", "http://"), timeout=10)
     assert feed.status_code == 200 and "BEGIN:VCALENDAR" in feed.text
+    # With JavaScript, a button copies it (without, the button stays hidden).
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=web.url)
+    page.get_by_role("button", name="Copy link").click()
+    page.get_by_text("Link copied").wait_for()
+    assert page.evaluate("() => navigator.clipboard.readText()") == link.inner_text()
 
     row.get_by_role("button", name=re.compile("^Cancel")).click()
     assert "is cancelled" in page.locator(".govuk-notification-banner--success").inner_text()
@@ -192,3 +204,37 @@ def test_keyboard_only_journey(page: Any) -> None:
     page.keyboard.press("Enter")
     page.locator(".govuk-notification-banner--success").wait_for()
     assert "is cancelled" in page.locator(".govuk-notification-banner--success").inner_text()
+
+
+@EMBEDDED
+def test_without_javascript_a_practitioner_books_and_cancels(browser: Any, web: Platform) -> None:
+    """Progressive enhancement: with scripts off, sign in, filter, book and cancel."""
+    context = browser.new_context(base_url=web.url, java_script_enabled=False, locale="en-GB")
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    try:
+        page.goto("/sign-in")
+        page.get_by_label("Email address").fill(JOANNE)
+        page.get_by_label("Password").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign out").wait_for()
+        page.goto("/find-training")
+        page.get_by_label("Kind of training").select_option("network_meeting")
+        page.get_by_role("button", name="Apply filters").click()
+        page.wait_for_url(re.compile(r"kind=network_meeting"))
+        links = page.locator(".eyhub-result h3 a")
+        hrefs = [str(links.nth(i).get_attribute("href")) for i in range(links.count())]
+        for href in hrefs:
+            page.goto(href)
+            if page.get_by_role("button", name="Book", exact=True).count():
+                break
+        else:
+            pytest.fail(f"no bookable network meeting among {hrefs}")
+        page.get_by_role("button", name="Book", exact=True).click()
+        page.wait_for_url("**/my-bookings")
+        row = page.locator("#upcoming tr", has=page.locator(f'a[href="{href}"]'))
+        assert "Booked" in row.inner_text()
+        row.get_by_role("button", name=re.compile("^Cancel")).click()
+        assert "is cancelled" in page.locator(".govuk-notification-banner--success").inner_text()
+    finally:
+        context.close()
