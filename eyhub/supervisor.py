@@ -116,6 +116,19 @@ def _stop_all(children: list[Child], timeout: float = 15.0) -> None:
             child.proc.wait(5)
 
 
+def _answers_as(name: str, url: str) -> bool:
+    """Ready, and the answer is this component's: another program holding its port (an
+    old eyhub, anything else) must not pass for it."""
+    try:
+        answer = requests.get(url, timeout=2)
+        body = answer.json() if answer.status_code == 200 else {}
+    except (requests.RequestException, ValueError):
+        return False  # not up yet, or not speaking our JSON
+    if name == STRIPE_LOCAL:
+        return body.get("ok") is True
+    return isinstance(body, dict) and body.get("component") == name
+
+
 def _wait_ready(
     settings: Settings, children: list[Child], timeout: float, stopping: Callable[[], bool]
 ) -> Child | None:
@@ -128,11 +141,8 @@ def _wait_ready(
             if child.proc is not None and child.proc.poll() is not None:
                 return child
         for name, url in list(pending.items()):
-            try:
-                if requests.get(url, timeout=2).status_code == 200:
-                    del pending[name]
-            except requests.RequestException:
-                pass
+            if _answers_as(name, url):
+                del pending[name]
         if time.monotonic() > deadline:
             raise TimeoutError(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
         if pending:

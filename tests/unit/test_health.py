@@ -68,24 +68,46 @@ def test_deep_checks_run_only_when_asked(embedded: Backend) -> None:
 
 
 class _Answer:
-    def __init__(self, status_code: int) -> None:
+    def __init__(self, status_code: int, body: Any) -> None:
         self.status_code = status_code
+        self.body = body
+
+    def json(self) -> Any:
+        if isinstance(self.body, str):
+            raise ValueError("not JSON")
+        return self.body
 
 
-@pytest.mark.parametrize("down", [None, *COMPONENTS])
+@pytest.mark.parametrize(
+    ("down", "how"),
+    [
+        (None, ""),
+        *((c, "refused") for c in COMPONENTS),
+        ("bookings", "foreign"),
+        ("budget", "html"),
+    ],
+)
 def test_eyhub_up_is_ready_only_when_every_components_own_readyz_is(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, down: str | None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, down: str | None, how: str
 ) -> None:
     """The gateway's /readyz no longer covers the services, so `eyhub up` (and the test
-    platform, which waits for its "ready" line) must poll each component's own port."""
+    platform, which waits for its "ready" line) must poll each component's own port, and
+    take only that component's answer (another program on its port is not it)."""
     settings = load_settings({"EYHUB_DATA_DIR": str(tmp_path), "EYHUB_PORT_BASE": "18080"})
     polled: list[str] = []
+    by_url = {f"http://127.0.0.1:{settings.port(c)}/readyz": c for c in COMPONENTS}
 
     def get(url: str, timeout: float) -> _Answer:
         polled.append(url)
         if down is not None and url == f"http://127.0.0.1:{settings.port(down)}/readyz":
-            raise requests.ConnectionError("refused")
-        return _Answer(200)
+            if how == "refused":
+                raise requests.ConnectionError("refused")
+            if how == "foreign":  # an eyhub component, but another one
+                return _Answer(200, {"status": "ready", "component": "catalogue"})
+            return _Answer(200, "<html>someone else's server</html>")
+        if url in by_url:
+            return _Answer(200, {"status": "ready", "component": by_url[url]})
+        return _Answer(200, {"ok": True})  # the Stripe stand-in
 
     monkeypatch.setattr(supervisor.requests, "get", get)
     if down is None:  # all ready on the first round: no waiting
