@@ -28,6 +28,7 @@ only when the table file was replaced (every change renames a new file in).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import itertools
 import os
@@ -265,14 +266,12 @@ class LeasingChannel(filesystem.Channel):
         if lease is None:
             return
         path, filename = lease
-        try:
+        with contextlib.suppress(FileNotFoundError):  # gone already: recovered as a dead lease
             if requeue:
                 os.rename(path, os.path.join(self.data_folder_in, filename))
                 self._forget_listing()
             else:
                 path.unlink()
-        except FileNotFoundError:
-            pass
 
     def recover_dead_leases(self) -> int:
         """Give back the messages leased by consumers that died; returns how many."""

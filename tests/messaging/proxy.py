@@ -48,10 +48,9 @@ class TcpProxy:
 
     def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
+            with contextlib.suppress(OSError):  # either side cut off: the copy ends
+                while data := src.recv(65536):
+                    dst.sendall(data)
         finally:
             for s in (src, dst):
                 with contextlib.suppress(OSError):

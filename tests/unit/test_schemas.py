@@ -134,7 +134,7 @@ def test_foreign_cursors_are_a_422_naming_cursor(cursor: str) -> None:
 
 
 class _Base(DeclarativeBase):
-    pass
+    """A metadata of its own for the table below."""
 
 
 class _Row(_Base):
