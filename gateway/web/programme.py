@@ -164,10 +164,11 @@ def programme(hub_id: uuid.UUID) -> Any:
                 limit=EVENTS_PER_PAGE,
                 cursor=cursor,
             ),
+            lambda: api.get(f"/api/bookings/hubs/{hub_id}/availability"),
         )
 
     try:
-        hub, events = with_api(load)
+        hub, events, availability = with_api(load)
     except ApiError as exc:
         if exc.status in (404, 422):
             abort(404)
@@ -176,6 +177,7 @@ def programme(hub_id: uuid.UUID) -> Any:
         "web/programme/programme.html",
         hub=hub,
         events=events.get("items", []),
+        taken={a["session_id"]: a for a in availability.get("items", [])},
         next_url=(
             url_for("web.programme", hub_id=hub_id, cursor=events["next_cursor"])
             if events.get("next_cursor")

@@ -31,6 +31,8 @@ from services.bookings.schemas import (
     FeedQuerySchema,
     FeedSchema,
     FormatQuerySchema,
+    HubAvailabilityQuerySchema,
+    HubAvailabilitySchema,
     RosterSchema,
 )
 from shared.auth import require_identity, requires
@@ -177,6 +179,16 @@ class Availability(MethodView):
     def get(self, session_id: uuid.UUID) -> Any:
         """Places left on a session (public)."""
         return queries.availability(current_db(), session_id, session_fetcher())
+
+
+@bp.route("/hubs/<uuid:hub_id>/availability")
+class HubAvailability(MethodView):
+    @bp.arguments(HubAvailabilityQuerySchema, location="query")
+    @bp.response(200, HubAvailabilitySchema)
+    def get(self, args: dict[str, Any], hub_id: uuid.UUID) -> Any:
+        """Places taken and left on each of a hub's sessions, soonest first (public, like
+        a session's own): a hub's programme in one call."""
+        return queries.hub_availability(current_db(), hub_id, args.get("since"), args["limit"])
 
 
 @bp.route("/sessions/<uuid:session_id>/roster")

@@ -8,8 +8,10 @@ availability of a session not replicated yet, read through from the catalogue on
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.bookings import feeds, invites, records
@@ -18,7 +20,7 @@ from services.bookings.models import ENDED, Booking, SessionReplica
 from shared.auth import Identity
 from shared.calendar import build_calendar
 from shared.config import Settings
-from shared.db import Database
+from shared.db import Database, utcnow
 
 
 def bookings_page(db: Database, who: Identity, args: dict[str, Any]) -> dict[str, Any]:
@@ -60,6 +62,23 @@ def booking_calendar(
             sequence=row.invite_sequence or 0,
         )
     return build_calendar([item], method="PUBLISH")
+
+
+def hub_availability(
+    db: Database, hub_id: uuid.UUID, since: datetime | None, limit: int
+) -> dict[str, Any]:
+    """Places taken and left on a hub's sessions ending after ``since`` (default: the
+    last 31 days and everything ahead), from the sessions' counters: a programme page
+    shows every session's figures with one call."""
+    since = since or utcnow() - timedelta(days=31)
+    with db.read() as s:
+        rows = s.scalars(
+            select(SessionReplica)
+            .where(SessionReplica.hub_id == hub_id, SessionReplica.ends_at > since)
+            .order_by(SessionReplica.starts_at, SessionReplica.id)
+            .limit(limit)
+        )
+        return {"items": [ops.availability(s, row) for row in rows]}
 
 
 def availability(

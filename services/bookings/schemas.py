@@ -108,6 +108,18 @@ class AvailabilitySchema(Schema):
     remaining = fields.Integer()
 
 
+class HubAvailabilityQuerySchema(Schema):
+    since = UTCDateTime(
+        data_key="from",
+        metadata={"description": "Sessions ending after this (default: 31 days ago)."},
+    )
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000))
+
+
+class HubAvailabilitySchema(Schema):
+    items = fields.List(fields.Nested(AvailabilitySchema))
+
+
 class RosterEntrySchema(Schema):
     booking_id = fields.UUID()
     user_id = fields.String()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from services.bookings import operations as ops
 from services.bookings.models import Booking
-from tests.bookings.conftest import OTHER_HUB, BookingsApp, future
+from tests.bookings.conftest import HUB, OTHER_HUB, BookingsApp, future
 
 
 def _problem(resp, status: int) -> dict:  # type: ignore[no-untyped-def]
@@ -48,6 +49,41 @@ def test_booking_confirms_then_waitlists_in_order(bookings_app: BookingsApp) -> 
         "waitlisted": 2,
         "remaining": 0,
     }
+
+
+def test_a_hubs_availability_in_one_call(bookings_app: BookingsApp) -> None:
+    """A programme page's figures: every session of the hub, soonest first, ended ones
+    older than the window left out, other hubs' never in."""
+    later = bookings_app.add_session(capacity=3, starts_at=future(days=9))
+    sooner = bookings_app.add_session(capacity=1, starts_at=future(days=2))
+    bookings_app.add_session(hub_id=OTHER_HUB)
+    old = datetime.now(UTC) - timedelta(days=40)
+    bookings_app.add_session(starts_at=old)
+    for _ in range(2):
+        bookings_app.book(bookings_app.token(), sooner["id"])
+    resp = bookings_app.client.get(f"/api/bookings/hubs/{HUB}/availability")
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["items"] == [
+        {
+            "session_id": str(sooner["id"]),
+            "capacity": 1,
+            "confirmed": 1,
+            "waitlisted": 1,
+            "remaining": 0,
+        },
+        {
+            "session_id": str(later["id"]),
+            "capacity": 3,
+            "confirmed": 0,
+            "waitlisted": 0,
+            "remaining": 3,
+        },
+    ]
+    since = (old - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    wider = bookings_app.client.get(f"/api/bookings/hubs/{HUB}/availability?from={since}")
+    assert len(wider.get_json()["items"]) == 3
+    bad = bookings_app.client.get(f"/api/bookings/hubs/{HUB}/availability?limit=0")
+    assert bad.status_code == 422
 
 
 def test_confirmation_and_waitlist_mails_are_queued(bookings_app: BookingsApp) -> None:
