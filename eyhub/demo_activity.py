@@ -89,31 +89,35 @@ def _practitioners(settings: Settings) -> Iterator[tuple[str, _Api, str]]:
             yield email, api, str(hubs[0])
 
 
-def _schedule_drop_in(lead: _Api, hub_id: str, starts: datetime) -> list[str] | None:
-    """The hub's drop-in: an event with two one-hour sessions at ``starts``, published;
-    their ids, or None when the hub already has one."""
-    events = lead.get("/api/catalogue/events", hub_id=hub_id, limit=100).get("items", [])
-    if any(e.get("title") == DROP_IN_TITLE for e in events):
-        return None
-    event = lead.post(
-        "/api/catalogue/events",
-        {
-            "hub_id": hub_id,
-            "title": DROP_IN_TITLE,
-            "kind": "training",
-            "summary": "Bring one thing that worked this term and one question. "
-            "Two rooms: the first marked by the demo, the second left for you to mark.",
-            "format": "in_person",
-            "audience": ["childminder", "nursery", "preschool", "school", "childrens_centre"],
-            "topics": ["childminding_practice"],
-            "cpd_hours": 1,
-            "price_pence": 0,
-            "capacity": 30,
-            "venue": "Hub meeting room",
-        },
-    )
-    ids = []
-    for _room in range(2):
+def _drop_in(lead: _Api, hub_id: str, starts: datetime) -> list[dict[str, Any]]:
+    """The hub's drop-in, published: its two sessions (rooms), first room first. Made
+    with two one-hour rooms at ``starts`` if the hub has none; one left half-made (a
+    start-up stopped midway) is taken up where it stopped."""
+    events = lead.get(
+        "/api/catalogue/events", hub_id=hub_id, with_sessions="true", order="newest", limit=100
+    ).get("items", [])
+    event = next((e for e in events if e.get("title") == DROP_IN_TITLE), None)
+    if event is None:
+        event = lead.post(
+            "/api/catalogue/events",
+            {
+                "hub_id": hub_id,
+                "title": DROP_IN_TITLE,
+                "kind": "training",
+                "summary": "Bring one thing that worked this term and one question. "
+                "Two rooms: the first marked by the demo, the second left for you to mark.",
+                "format": "in_person",
+                "audience": ["childminder", "nursery", "preschool", "school", "childrens_centre"],
+                "topics": ["childminding_practice"],
+                "cpd_hours": 1,
+                "price_pence": 0,
+                "capacity": 30,
+                "venue": "Hub meeting room",
+            },
+        )
+        event["sessions"] = []
+    rooms = list(event.get("sessions") or [])
+    while len(rooms) < 2 and starts > datetime.now(UTC):
         made = lead.post(
             f"/api/catalogue/events/{event['id']}/sessions",
             {
@@ -122,15 +126,17 @@ def _schedule_drop_in(lead: _Api, hub_id: str, starts: datetime) -> list[str] | 
                 "capacity": 30,
             },
         )
-        ids.append(str(made["items"][0]["id"]))
-    lead.post(f"/api/catalogue/events/{event['id']}/publish", {})
-    return ids
+        rooms += made["items"]
+    if event.get("status") == "draft":
+        lead.post(f"/api/catalogue/events/{event['id']}/publish", {})
+    return sorted(rooms, key=lambda r: (r["starts_at"], r["id"]))[:2]
 
 
 def drop_ins(settings: Settings, starts_in: timedelta = DROP_IN_STARTS_IN) -> int:
-    """Schedule each hub's drop-in, book its practitioners on both sessions, wait for it
-    to start, and record the first session's attendance. Returns how many people were
-    marked as attended."""
+    """Each hub's drop-in (``_drop_in``): its practitioners book both rooms while they
+    can, and once it has started the first room's confirmed bookings are marked as
+    attended. Returns how many people were marked now (0 when every hub's drop-in was
+    done on an earlier start)."""
     starts = (datetime.now(UTC) + starts_in).replace(microsecond=0)
     hubs = requests.get(f"{settings.gateway_url}/api/catalogue/hubs", timeout=10).json()
     leads: dict[str, _Api] = {}
@@ -143,25 +149,33 @@ def drop_ins(settings: Settings, starts_in: timedelta = DROP_IN_STARTS_IN) -> in
             continue  # a hub made after the demo (by hand or by a test) has no demo lead
         for hub_id in lead.get("/api/auth/me").get("hub_ids") or []:
             leads.setdefault(str(hub_id), lead)
-    rooms = {
-        hub_id: ids
-        for hub_id, lead in leads.items()
-        if (ids := _schedule_drop_in(lead, hub_id, starts)) is not None
-    }
-    if not rooms:
-        return 0
-    booked: dict[str, list[str]] = {}  # first session → its bookings
+    rooms = {hub_id: _drop_in(lead, hub_id, starts) for hub_id, lead in leads.items()}
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     for email, api, hub_id in _practitioners(settings):
-        for n, session_id in enumerate(rooms.get(hub_id, [])):
-            booking = api.book(session_id, f"demo-drop-in-{email}-{session_id}")
-            if n == 0 and booking.get("status") == "confirmed":
-                booked.setdefault(session_id, []).append(str(booking["id"]))
-    time.sleep(max(0.0, (starts - datetime.now(UTC)).total_seconds()) + 1)
+        for room in rooms.get(hub_id, []):
+            if room["starts_at"] > now:  # (API times are all "...Z": they sort as text)
+                api.book(str(room["id"]), f"demo-drop-in-{email}-{room['id']}")
+    first_rooms = {hub_id: r[0] for hub_id, r in rooms.items() if r}
+    begins = max(
+        (
+            datetime.fromisoformat(r["starts_at"].replace("Z", "+00:00"))
+            for r in first_rooms.values()
+        ),
+        default=None,
+    )
+    if begins is not None:
+        time.sleep(max(0.0, (begins - datetime.now(UTC)).total_seconds()) + 1)
     marked = 0
-    for hub_id, (first, _second) in rooms.items():
-        if booked.get(first):
-            records = [{"booking_id": b, "attended": True} for b in booked[first]]
-            leads[hub_id].post(f"/api/bookings/sessions/{first}/attendance", {"records": records})
+    for hub_id, room in first_rooms.items():
+        lead = leads[hub_id]
+        page = lead.get("/api/bookings", session_id=str(room["id"]), limit=200)
+        records = [
+            {"booking_id": str(b["id"]), "attended": True}
+            for b in page.get("items", [])
+            if b.get("status") == "confirmed"
+        ]
+        if records:
+            lead.post(f"/api/bookings/sessions/{room['id']}/attendance", {"records": records})
             marked += len(records)
     return marked
 

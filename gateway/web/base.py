@@ -10,9 +10,11 @@ public journey, ``programme.py``, ``cpd.py``, ``mentoring.py``, ``budget.py``,
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, g, request, url_for
 from flask_wtf.csrf import CSRFProtect
@@ -113,6 +115,7 @@ def _context() -> dict[str, Any]:
         "csp_nonce": csp_nonce(),
         "navigation": _menu(user),
         "active_page": (request.endpoint or "").removeprefix("web."),
+        "new_form_id": new_form_id,
     }
 
 
@@ -156,8 +159,16 @@ def with_api(fn: Callable[[Api], T], *, required: bool = True) -> T:
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site (no //host, no scheme): where to go after signing in."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+    """Only a path on this site: where to go after signing in. No //host or /\\host,
+    and no control characters or backslashes anywhere (browsers drop tabs and newlines
+    from URLs, so "/<tab>/evil.example" would become "//evil.example")."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not any(c == "\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in target)
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for("web.home")
 
@@ -189,3 +200,29 @@ def download(path: str, filename: str, accept: str = "text/csv", **params: Any) 
     )
     resp.headers["Cache-Control"] = "private, no-store"
     return resp
+
+
+# -- forms that create things: once ------------------------------------------------------
+#: How many submitted forms a browser session remembers (the newest).
+DONE_FORMS_KEPT = 5  # the cookie also carries the tokens: keep it small
+
+
+def new_form_id() -> str:
+    """An id for a form that creates something, drawn with it (hidden ``form_id``)."""
+    return uuid.uuid4().hex
+
+
+def done_before(form_id: str) -> str | None:
+    """Where a form already submitted went (a double click, Back and submit again, a
+    retry after a lost answer): the page to show instead of creating it twice."""
+    done = signin.session.get("done_forms") or {}
+    return str(done[form_id]) if form_id and form_id in done else None
+
+
+def remember_done(form_id: str, where: str) -> None:
+    """Note that ``form_id`` created what ``where`` shows (kept in the signed session)."""
+    if not form_id:
+        return
+    done = dict(signin.session.get("done_forms") or {})
+    done[form_id] = where
+    signin.session["done_forms"] = dict(list(done.items())[-DONE_FORMS_KEPT:])

@@ -14,7 +14,7 @@ import re
 import uuid
 from typing import Any
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from gateway.web.base import api_field_errors, bp, download, field_errors, menu_item, with_api
@@ -362,8 +362,14 @@ def reconciliation(hub_id: uuid.UUID) -> Any:
     return _reconciliation(hub_id)
 
 
+#: Stripe's ids (pi_..., re_..., ch_...): nothing else goes into an API path.
+_STRIPE_ID = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+
+
 @bp.route("/hubs/<uuid:hub_id>/budget/reconciliation/items/<item_id>/resolve", methods=["POST"])
 def resolve_item(hub_id: uuid.UUID, item_id: str) -> Any:
+    if not _STRIPE_ID.match(item_id):
+        abort(404)
     note = request.form.get("note", "").strip()
     field = f"note-{item_id}"
     if not note:

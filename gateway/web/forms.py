@@ -7,13 +7,16 @@ None when the text is not one, and the page says so on the field.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 
-from gateway.web.formatting import LONDON, api_utc
+from gateway.web.formatting import LONDON, api_utc, parse_utc
 
 _TIME = re.compile(r"^\s*(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm)?\s*$", re.IGNORECASE)
-_MONEY = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
+#: Whole pounds with commas only between thousands ("1,234.50"), or none ("1234.5"): a
+#: comma typed as a decimal point ("12,50") is refused, never read as £1,250.
+_MONEY = re.compile(r"^(\d{1,3}(,\d{3}){1,2}|\d{1,9})(\.\d{1,2})?$")
+_WHOLE = re.compile(r"^[0-9]{1,9}$")
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -76,18 +79,47 @@ def date_range(
 
 def parse_pounds(raw: str | None) -> int | None:
     """'£1,234.50' → 123450 pence; None when it is not an amount of money (or empty)."""
-    text = (raw or "").strip().removeprefix("£").replace(",", "").strip()
+    text = (raw or "").strip().removeprefix("£").strip()
     if not _MONEY.match(text):
         return None
     try:
-        return int(Decimal(text) * 100)
+        return int(Decimal(text.replace(",", "")) * 100)
     except InvalidOperation:
         return None
 
 
+def parse_whole(raw: str | None) -> int | None:
+    """A whole number typed in ASCII digits ("²" or "١٢" are digits to str.isdigit, not
+    to int); None otherwise."""
+    text = (raw or "").strip()
+    return int(text) if _WHOLE.match(text) else None
+
+
 def london_time(day: date, clock: time = time(0, 0)) -> datetime:
-    """A London wall-clock moment (GMT or BST as that day has it), timezone-aware."""
+    """A London wall-clock moment (GMT or BST as that day has it), timezone-aware. In the
+    hour the clocks go back a time happens twice: this is the first (still BST)."""
     return datetime.combine(day, clock, tzinfo=LONDON)
+
+
+def skipped_in_london(day: date, clock: time) -> str | None:
+    """Why a typed time does not exist (the hour the clocks go forward skips, e.g. 1:30am
+    on the last Sunday of March), as a form error; None for a real time."""
+    back = london_time(day, clock).astimezone(UTC).astimezone(LONDON)
+    if (back.date(), back.time()) == (day, clock):
+        return None
+    return (
+        f"There is no {clock:%H:%M} on {day.day} {day:%B %Y} in the UK: the clocks go "
+        "forward an hour. Choose another time"
+    )
+
+
+def london_wall(value: str | None) -> tuple[date, time] | None:
+    """The London date and time (to the minute) of an API UTC moment: what a form shows."""
+    moment = parse_utc(value)
+    if moment is None:
+        return None
+    local = moment.astimezone(LONDON)
+    return local.date(), local.time().replace(second=0, microsecond=0, tzinfo=None)
 
 
 def london_utc(day: date, clock: time = time(0, 0)) -> str:

@@ -21,14 +21,22 @@ from typing import Any
 from flask import abort, flash, get_flashed_messages, redirect, render_template, request, url_for
 
 from gateway.web import session as signin
-from gateway.web.base import api_field_errors, bp, field_errors, menu_item, with_api
+from gateway.web.base import (
+    api_field_errors,
+    bp,
+    done_before,
+    field_errors,
+    menu_item,
+    remember_done,
+    with_api,
+)
 from gateway.web.client import Api, ApiError, parallel
 from gateway.web.formatting import SETTING_LABELS, TOPIC_LABELS, api_utc, parse_utc
-from gateway.web.forms import london_time, parse_date, parse_time
+from gateway.web.forms import london_time, parse_date, parse_time, parse_whole, skipped_in_london
 
 menu_item("Mentoring", "web.mentoring", {"practitioner"}, order=50)
 menu_item("Caseload", "web.caseload", {"mentor"}, order=50)
-menu_item("Mentoring", "web.hub_mentoring", {"hub_lead"}, per_hub=True, order=45)
+menu_item("Hub mentoring", "web.hub_mentoring", {"hub_lead"}, per_hub=True, order=45)
 
 #: The mentoring service's request and meeting formats (services/mentoring/models.py).
 MENTORING_FORMATS = {"online": "Online", "in_person": "In person"}
@@ -95,6 +103,9 @@ def meeting_times(
         errors.append({"field": "time", "text": "Enter a start time, like 14:30 or 2:30pm"})
     if form.get("duration") not in DURATIONS:
         errors.append({"field": "duration", "text": "Select how long the meeting lasts"})
+    if day is not None and clock is not None and (why := skipped_in_london(day, clock)):
+        errors.append({"field": "time", "text": why})
+        return None
     if day is None or clock is None or form.get("duration") not in DURATIONS:
         return None
     starts = london_time(day, clock).astimezone(UTC)
@@ -342,6 +353,10 @@ def mentee(match_id: uuid.UUID) -> Any:
 def schedule_meeting(match_id: uuid.UUID) -> Any:
     keys = ("day", "month", "year", "time", "duration", "format", "location", "online_url")
     form = {k: request.form.get(k, "").strip() for k in keys}
+    form_id = request.form.get("form_id", "")
+    if where := done_before(form_id):
+        flash("That meeting is arranged already.", "success")
+        return redirect(where)
     errors: list[dict[str, str]] = []
     times = meeting_times(form, errors)
     if form["format"] not in MENTORING_FORMATS:
@@ -367,7 +382,9 @@ def schedule_meeting(match_id: uuid.UUID) -> Any:
         found = api_field_errors(exc, MEETING_FIELDS) if exc.status == 422 else []
         return _mentee_view(match_id, form, found or [{"field": "day", "text": exc.detail}])
     flash("The meeting is arranged. You and your mentee have been sent an invite.", "success")
-    return redirect(url_for("web.mentee", match_id=match_id))
+    where = url_for("web.mentee", match_id=match_id)
+    remember_done(form_id, where)
+    return redirect(where)
 
 
 @bp.route("/caseload/<uuid:match_id>/meetings/<uuid:meeting_id>/log", methods=["GET", "POST"])
@@ -375,7 +392,7 @@ def log_meeting(match_id: uuid.UUID, meeting_id: uuid.UUID) -> Any:
     form = {k: request.form.get(k, "").strip() for k in ("minutes", "notes", "next_steps")}
     errors: list[dict[str, str]] = []
     if request.method == "POST":
-        minutes = int(form["minutes"]) if form["minutes"].isdigit() else 0
+        minutes = parse_whole(form["minutes"]) or 0
         if not 1 <= minutes <= 600:
             errors.append(
                 {"field": "minutes", "text": "Enter how many minutes you met, from 1 to 600"}

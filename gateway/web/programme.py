@@ -22,9 +22,11 @@ from gateway.web.base import (
     SignInNeeded,
     api_field_errors,
     bp,
+    done_before,
     download,
     field_errors,
     menu_item,
+    remember_done,
     with_api,
 )
 from gateway.web.client import Api, ApiError, parallel
@@ -37,7 +39,15 @@ from gateway.web.formatting import (
     now_utc,
     parse_utc,
 )
-from gateway.web.forms import london_utc, parse_date, parse_pounds, parse_time
+from gateway.web.forms import (
+    london_utc,
+    london_wall,
+    parse_date,
+    parse_pounds,
+    parse_time,
+    parse_whole,
+    skipped_in_london,
+)
 
 menu_item("Programme", "web.programme", {"hub_lead"}, per_hub=True, order=40)
 
@@ -121,11 +131,6 @@ def repeat_rule(repeat: str, count: int | None, until: date | None) -> str | Non
 def _started(item: dict[str, Any]) -> bool:
     starts = parse_utc(item.get("starts_at"))
     return starts is None or starts <= datetime.now(UTC)
-
-
-def _int(raw: str) -> int | None:
-    text = (raw or "").strip()
-    return int(text) if text.isdigit() else None
 
 
 # -- access --------------------------------------------------------------------------------
@@ -246,13 +251,13 @@ def read_event_form(form: Any) -> EventForm:
         cpd = float(v["cpd_hours"])
     except ValueError:
         err("cpd_hours", "Enter CPD hours as a number, like 1.5")
-    capacity = _int(v["capacity"])
+    capacity = parse_whole(v["capacity"])
     if capacity is None or capacity < 1:
         err("capacity", "Enter the number of places, like 20")
     price = parse_pounds(v["price"]) if v["price"] else 0  # empty: free
     if price is None:
         err("price", "Enter a price in pounds, like 12.50, or leave it empty for free")
-    funded = _int(v["funded_places"]) if v["funded_places"] else 0
+    funded = parse_whole(v["funded_places"]) if v["funded_places"] else 0
     if funded is None:
         err("funded_places", "Enter funded places as a whole number, like 5")
     day = parse_date(v["start-day"], v["start-month"], v["start-year"])
@@ -271,7 +276,7 @@ def read_event_form(form: Any) -> EventForm:
         err("repeat", "Select how often the event repeats")
     elif v["repeat"] != "none":
         if v["count"]:
-            count = _int(v["count"])
+            count = parse_whole(v["count"])
             if count is None or not 1 <= count <= MAX_SESSIONS:
                 err("count", f"Enter a number of sessions from 1 to {MAX_SESSIONS}")
         elif any(v[f"until-{p}"] for p in ("day", "month", "year")):
@@ -296,6 +301,9 @@ def read_event_form(form: Any) -> EventForm:
         "funded_places": funded,
     }
     sessions: dict[str, Any] = {}
+    for field, clock in (("start_time", starts), ("end_time", ends)):
+        if day is not None and clock is not None and (why := skipped_in_london(day, clock)):
+            err(field, why)
     if day is not None and starts is not None and ends is not None:
         sessions = {"starts_at": london_utc(day, starts), "ends_at": london_utc(day, ends)}
         if sessions["starts_at"] <= now_utc():
@@ -334,6 +342,10 @@ def new_event(hub_id: uuid.UUID) -> Any:
     hub = with_api(lambda api: api.get(f"/api/catalogue/hubs/{hub_id}"))
     if request.method == "GET":
         return _new_event_page(hub, None)
+    form_id = request.form.get("form_id", "")
+    if where := done_before(form_id):
+        flash("That event is saved already.", "success")
+        return redirect(where)
     form = read_event_form(request.form)
     if form.errors:
         return _new_event_page(hub, form, 400)
@@ -375,7 +387,9 @@ def new_event(hub_id: uuid.UUID) -> Any:
         "Publish it to open bookings.",
         "success",
     )
-    return redirect(url_for("web.programme", hub_id=hub_id) + f"#event-{event_id}")
+    where = url_for("web.programme", hub_id=hub_id) + f"#event-{event_id}"
+    remember_done(form_id, where)
+    return redirect(where)
 
 
 # -- publish, cancel -----------------------------------------------------------------------
@@ -514,7 +528,7 @@ def change_session(hub_id: uuid.UUID, session_id: uuid.UUID) -> Any:
     errors: list[dict[str, str]] = []
     day = parse_date(v["start-day"], v["start-month"], v["start-year"])
     starts, ends = parse_time(v["start_time"]), parse_time(v["end_time"])
-    capacity = _int(v["capacity"])
+    capacity = parse_whole(v["capacity"])
     if day is None:
         errors.append({"field": "start-day", "text": "Enter a real date, like 23 3 2027"})
     if starts is None:
@@ -525,13 +539,18 @@ def change_session(hub_id: uuid.UUID, session_id: uuid.UUID) -> Any:
         errors.append({"field": "end_time", "text": "The end time must be after the start time"})
     if capacity is None or capacity < 1:
         errors.append({"field": "capacity", "text": "Enter the number of places, like 20"})
+    for field, clock in (("start_time", starts), ("end_time", ends)):
+        if day is not None and clock is not None and (why := skipped_in_london(day, clock)):
+            errors.append({"field": field, "text": why})
     if errors:
         return _session_page(hub_id, item, v, errors, 400)
     assert day and starts and ends and capacity  # checked above
     body: dict[str, Any] = {}
-    new_start, new_end = london_utc(day, starts), london_utc(day, ends)
-    if (new_start, new_end) != (item["starts_at"], item["ends_at"]):
-        body.update(starts_at=new_start, ends_at=new_end)
+    # Times go to the API only when the lead changed what the form showed: a time in the
+    # hour the clocks go back reads the same twice, so sending it back could move it.
+    shown = (london_wall(item["starts_at"]), london_wall(item["ends_at"]))
+    if ((day, starts), (day, ends)) != shown:
+        body.update(starts_at=london_utc(day, starts), ends_at=london_utc(day, ends))
     if capacity != item.get("capacity"):
         body["capacity"] = capacity
     if not body:

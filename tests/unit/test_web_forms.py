@@ -6,16 +6,21 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 import pytest
+from flask import Blueprint, Flask
 
+from gateway.web.base import safe_next
 from gateway.web.formatting import api_utc, financial_year_of, money, pounds, webcal
 from gateway.web.forms import (
     date_range,
     london_time,
     london_utc,
+    london_wall,
     parse_date,
     parse_iso_date,
     parse_pounds,
     parse_time,
+    parse_whole,
+    skipped_in_london,
 )
 
 
@@ -128,3 +133,57 @@ def test_pounds_shows_nought_and_money_shows_free() -> None:
 def test_webcal() -> None:
     assert webcal("http://localhost:8000/calendar/mentoring/x.ics").startswith("webcal://local")
     assert webcal("https://eyhub.example/c.ics") == "webcal://eyhub.example/c.ics"
+
+
+@pytest.mark.parametrize(
+    ("raw", "want"),
+    [
+        ("1,234.50", 123450),
+        ("1,234,567", 123456700),
+        ("12,50", None),  # a comma for a decimal point: refused, never £1,250
+        ("1,2,3", None),
+        ("12,5000", None),
+        ("£12.5", 1250),
+    ],
+)
+def test_commas_only_between_thousands(raw: str, want: int | None) -> None:
+    assert parse_pounds(raw) == want
+
+
+@pytest.mark.parametrize(("raw", "want"), [("12", 12), (" 7 ", 7), ("²", None), ("١٢", None)])
+def test_whole_numbers_are_ascii_digits(raw: str, want: int | None) -> None:
+    assert parse_whole(raw) == want
+
+
+def test_times_the_clocks_skip_are_refused_and_shown_times_read_back() -> None:
+    spring = date(2027, 3, 28)  # 1am GMT becomes 2am BST
+    why = skipped_in_london(spring, time(1, 30))
+    assert why is not None and "no 01:30 on 28 March 2027" in why
+    assert skipped_in_london(spring, time(2, 30)) is None
+    assert skipped_in_london(date(2027, 10, 31), time(1, 30)) is None  # twice, but real
+    # A session in the repeated autumn hour (01:30 GMT) shows as 01:30 and reads back so.
+    assert london_wall("2027-10-31T01:30:00Z") == (date(2027, 10, 31), time(1, 30))
+    assert london_wall("2027-03-30T17:30:00Z") == (date(2027, 3, 30), time(18, 30))
+
+
+@pytest.mark.parametrize(
+    ("target", "kept"),
+    [
+        ("/my-bookings", True),
+        ("/sessions/1?x=1", True),
+        ("//evil.example", False),
+        ("/\\evil.example", False),
+        ("/\t/evil.example", False),
+        ("/\n/evil.example", False),
+        ("/a\\b", False),
+        ("https://evil.example/", False),
+        ("", False),
+    ],
+)
+def test_after_sign_in_only_paths_on_this_site(target: str, kept: bool) -> None:
+    app = Flask(__name__)
+    web = Blueprint("web", __name__)
+    web.add_url_rule("/", "home", lambda: "home")
+    app.register_blueprint(web)
+    with app.test_request_context():
+        assert safe_next(target) == (target if kept else "/")
