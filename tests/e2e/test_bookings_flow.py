@@ -10,9 +10,7 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email import policy
 from email.message import EmailMessage
-from email.parser import BytesParser
 from functools import partial
 from threading import Barrier
 from typing import Any
@@ -22,6 +20,7 @@ import requests
 
 from shared.messaging.testing import wait_until as shared_wait_until
 from tests.support.icaljs import parse_with_icaljs
+from tests.support.mailbox import mails_to
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -139,15 +138,6 @@ def world(platform: Platform) -> World:
 
 def platform_admin_email() -> str:
     return "admin@example.org"
-
-
-def mails_to(platform: Platform, email: str) -> list[EmailMessage]:
-    folder = platform.backend.data_dir / "mail"
-    if not folder.exists():
-        return []
-    parser = BytesParser(policy=policy.default)
-    found = [parser.parsebytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))]
-    return [m for m in found if m["To"] == email]
 
 
 def book_all(platform: Platform, tokens: list[str], session_id: str) -> list[requests.Response]:

@@ -31,8 +31,6 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email import policy
-from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +39,7 @@ import requests
 
 from gateway.demo import DEMO_PASSWORD, LEADS, MENTORS, PRACTITIONERS
 from shared.messaging.testing import wait_until
+from tests.support.mailbox import mails_to
 from tests.support.platform import REPO, Platform
 
 pytestmark = pytest.mark.e2e
@@ -377,14 +376,11 @@ def _confirmation_token(platform: Platform, email: str, hub_id: str) -> str:
     body = {"email": email, "password": "fuzz-password-1", "name": "Fuzz Confirm"}
     body |= {"setting_type": "childminder"}
     _ok(platform.post("/api/auth/register", json=body | {"hub_id": hub_id}), 202)
-    folder = platform.backend.data_dir / "mail"
 
     def token() -> str | None:
-        parser = BytesParser(policy=policy.default)
-        for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
-            mail = parser.parsebytes(path.read_bytes())
+        for mail in mails_to(platform, email):
             text = mail.get_body(("plain",))
-            if mail["To"] == email and text is not None:
+            if text is not None:
                 found = re.search(r"confirm-email\?token=([A-Za-z0-9_.-]+)", text.get_content())
                 if found:
                     return found.group(1)

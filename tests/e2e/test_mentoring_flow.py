@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from email import policy
 from email.message import EmailMessage
-from email.parser import BytesParser
 from typing import Any
 
 from shared.messaging.testing import wait_until
 from tests.support.icaljs import parse_with_icaljs
+from tests.support.mailbox import mails_to
 from tests.support.platform import Platform
 
 ADMIN = ("admin@example.org", "admin-password")
@@ -39,13 +38,8 @@ def _person(platform: Platform, role: str, hub_id: str, name: str) -> tuple[str,
 
 
 def _invites(platform: Platform, email: str) -> list[tuple[EmailMessage, bytes]]:
-    folder = platform.backend.data_dir / "mail"
-    parser = BytesParser(policy=policy.default)
     found = []
-    for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
-        mail = parser.parsebytes(path.read_bytes())
-        if mail["To"] != email:
-            continue
+    for mail in mails_to(platform, email):
         for part in mail.walk():
             if part.get_content_type() == "text/calendar":
                 found.append((mail, part.get_payload(decode=True)))

@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from email import policy
-from email.parser import BytesParser
 from typing import Any
 
 import requests
 
 from shared.config import STRIPE_LOCAL_OFFSET
 from shared.messaging.testing import wait_until
+from tests.support.mailbox import mails_to
 from tests.support.platform import Platform
 
 ADMIN = ("admin@example.org", "admin-password")
@@ -79,13 +78,6 @@ def _paid_session(platform: Platform, admin: str, lead: str, hub: str) -> str:
     return str(session["items"][0]["id"])
 
 
-def _mails_to(platform: Platform, email: str) -> list[Any]:
-    folder = platform.backend.data_dir / "mail"
-    parser = BytesParser(policy=policy.default)
-    paths = sorted(folder.glob("*.eml")) if folder.exists() else []
-    return [m for m in (parser.parsebytes(p.read_bytes()) for p in paths) if m["To"] == email]
-
-
 def test_book_pay_on_the_hosted_page_confirmed_by_webhook_then_refunded(
     platform: Platform,
 ) -> None:
@@ -122,7 +114,7 @@ def test_book_pay_on_the_hosted_page_confirmed_by_webhook_then_refunded(
     assert done["funding"] == "paid" and done["paid_pence"] == PRICE
     mail = wait_until(
         lambda: [
-            m for m in _mails_to(platform, email) if m["Subject"].startswith("Paid and booked")
+            m for m in mails_to(platform, email) if m["Subject"].startswith("Paid and booked")
         ],
         timeout=20,
         what="no receipt",
@@ -167,7 +159,7 @@ def test_book_pay_on_the_hosted_page_confirmed_by_webhook_then_refunded(
         timeout=20,
         what="the resent event was not delivered",
     )
-    assert len([m for m in _mails_to(platform, email) if m["Subject"].startswith("Paid")]) == 1
+    assert len([m for m in mails_to(platform, email) if m["Subject"].startswith("Paid")]) == 1
 
     # Cancelling 20 days ahead (rule: 7) refunds the card in full.
     cancelled = _ok(platform.post(f"/api/bookings/{booking['id']}/cancel", token=practitioner))

@@ -14,7 +14,7 @@ import pytest
 
 from gateway.demo import DEMO_PASSWORD, LEADS, PRACTITIONERS
 from shared.messaging.testing import wait_until as shared_wait_until
-from tests.e2e.test_bookings_flow import mails_to
+from tests.support.mailbox import mails_to
 from tests.support.platform import Platform
 from tests.web.conftest import EMBEDDED, check_a11y, screenshot, sign_in
 
