@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from unittest import mock
 
 import requests
@@ -103,8 +104,11 @@ def test_status_codes_pass_through(gw: FlaskClient) -> None:
 
 
 def test_down_service_is_503_fast_then_the_circuit_opens_and_recovers(
-    gw: FlaskClient, upstream: FakeUpstream
+    make_gateway: Callable[..., FlaskClient], upstream: FakeUpstream
 ) -> None:
+    # Open for 4 s: long enough that a slow machine still finds it open for the checks
+    # below (with 1 s, a loaded CI once saw it half-open and the mock below answered).
+    gw = make_gateway(EYHUB_BREAKER_RESET_SECONDS="4")
     upstream.stop()
     for _ in range(3):  # EYHUB_BREAKER_FAIL_MAX=3
         body = problem(gw.get("/api/catalogue/echo"), 503)
@@ -121,7 +125,7 @@ def test_down_service_is_503_fast_then_the_circuit_opens_and_recovers(
         problem(gw.get("/api/catalogue/echo"), 503)  # open: answered without trying
         never.assert_not_called()
     upstream.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 15
     while gw.get("/api/catalogue/echo").status_code != 200:
         assert time.monotonic() < deadline, "did not recover"
         time.sleep(0.1)
