@@ -41,17 +41,15 @@ def _on_server(item: pytest.Item) -> bool:
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests on the shared platform of one backend run on one xdist worker (so each
-    backend's platform starts once; the fuzz run gets its own, see below);
+    backend's platform starts once: a second platform's twelve processes cost the other
+    workers more CPU than its parallelism saved, measured with the fuzz run on its own);
     without PostgreSQL/RabbitMQ configured, server tests are deselected, not set up only
     to skip."""
     for item in items:
         if "platform" in getattr(item, "fixturenames", ()):
             callspec = getattr(item, "callspec", None)
             backend = callspec.params.get("platform", "any") if callspec else "any"
-            # The fuzz run is the longest test on a platform (about 70 s): on a platform of
-            # its own, on another worker, it no longer lengthens the others' queue.
-            alone = "-fuzz" if item.path.name == "test_gateway_schemathesis.py" else ""
-            item.add_marker(pytest.mark.xdist_group(f"platform-{backend}{alone}"))
+            item.add_marker(pytest.mark.xdist_group(f"platform-{backend}"))
     if servers_configured():
         return
     deselected = [item for item in items if _on_server(item)]
