@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, g, request, url_for
+from flask import Blueprint, Response, current_app, flash, g, redirect, request, url_for
 from flask_wtf.csrf import CSRFProtect
 
 from gateway.limits import WEB_CLIENT_SECRET, vouch
@@ -226,3 +226,15 @@ def remember_done(form_id: str, where: str) -> None:
     done = dict(signin.session.get("done_forms") or {})
     done[form_id] = where
     signin.session["done_forms"] = dict(list(done.items())[-DONE_FORMS_KEPT:])
+
+
+def revoke_calendar_link(api_path: str, back: str) -> Any:
+    """Turn a calendar link off (an already-gone one counts as off) and go back to the
+    page's calendar section: My bookings and a mentor's caseload do the same."""
+    try:
+        with_api(lambda api: api.delete(api_path))
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+    flash("The calendar link is turned off. Calendars using it will stop updating.", "success")
+    return redirect(url_for(back) + "#calendar")

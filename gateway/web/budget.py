@@ -188,37 +188,38 @@ def _record(
     return redirect(url_for("web.budget", hub_id=hub_id, financial_year=year or None))
 
 
-@bp.route("/hubs/<uuid:hub_id>/budget/allocations", methods=["POST"])
-def record_allocation(hub_id: uuid.UUID) -> Any:
-    form = {
-        k: request.form.get(k, "").strip()
-        for k in (
-            "financial_year",
-            "allocation_id",
-            "allocation_line",
-            "allocation_amount",
-            "allocation_source",
-            "allocation_note",
-        )
-    }
-    form["allocation_id"] = _transfer_id(form["allocation_id"])
-    errors = []
-    if form["allocation_line"] not in LINES:
-        errors.append({"field": "allocation_line", "text": "Select a budget line"})
-    amount = parse_pounds(form["allocation_amount"])
-    if not form["allocation_amount"]:
-        errors.append({"field": "allocation_amount", "text": "Enter the amount allocated"})
+def _read_money_form(
+    prefix: str, names: tuple[str, ...], what: str, example: str
+) -> tuple[dict[str, str], list[dict[str, str]], int | None]:
+    """The fields of the allocation or spend form (``<prefix>_<name>``), with the checks
+    both share: a fresh transfer id, a budget line, an amount of money. Returns the form,
+    its errors so far and the amount in pence."""
+    keys = ("financial_year", f"{prefix}_id", f"{prefix}_line", f"{prefix}_amount", *names)
+    form = {k: request.form.get(k, "").strip() for k in keys}
+    form[f"{prefix}_id"] = _transfer_id(form[f"{prefix}_id"])
+    errors: list[dict[str, str]] = []
+    if form[f"{prefix}_line"] not in LINES:
+        errors.append({"field": f"{prefix}_line", "text": "Select a budget line"})
+    field = f"{prefix}_amount"
+    amount = parse_pounds(form[field])
+    if not form[field]:
+        errors.append({"field": field, "text": f"Enter the amount {what}"})
     elif amount is None or amount <= 0:
         errors.append(
-            {
-                "field": "allocation_amount",
-                "text": "Amount must be an amount of money, like 1500 or 1500.50",
-            }
+            {"field": field, "text": f"Amount must be an amount of money, like {example}"}
         )
-    if not form["allocation_source"]:
-        errors.append({"field": "allocation_source", "text": "Enter where the money comes from"})
     if not is_financial_year(form["financial_year"]):
         form["financial_year"] = ""
+    return form, errors, amount
+
+
+@bp.route("/hubs/<uuid:hub_id>/budget/allocations", methods=["POST"])
+def record_allocation(hub_id: uuid.UUID) -> Any:
+    form, errors, amount = _read_money_form(
+        "allocation", ("allocation_source", "allocation_note"), "allocated", "1500 or 1500.50"
+    )
+    if not form["allocation_source"]:
+        errors.append({"field": "allocation_source", "text": "Enter where the money comes from"})
     if errors:
         return _dashboard(hub_id, form["financial_year"] or None, errors, form, 400)
     body: dict[str, Any] = {
@@ -234,34 +235,10 @@ def record_allocation(hub_id: uuid.UUID) -> Any:
 
 @bp.route("/hubs/<uuid:hub_id>/budget/spend", methods=["POST"])
 def record_spend(hub_id: uuid.UUID) -> Any:
-    form = {
-        k: request.form.get(k, "").strip()
-        for k in (
-            "financial_year",
-            "spend_id",
-            "spend_line",
-            "spend_amount",
-            "spend_description",
-            "spend_on-day",
-            "spend_on-month",
-            "spend_on-year",
-            "spend_reference",
-        )
-    }
-    form["spend_id"] = _transfer_id(form["spend_id"])
-    errors = []
-    if form["spend_line"] not in LINES:
-        errors.append({"field": "spend_line", "text": "Select a budget line"})
-    amount = parse_pounds(form["spend_amount"])
-    if not form["spend_amount"]:
-        errors.append({"field": "spend_amount", "text": "Enter the amount spent"})
-    elif amount is None or amount <= 0:
-        errors.append(
-            {
-                "field": "spend_amount",
-                "text": "Amount must be an amount of money, like 250 or 250.40",
-            }
-        )
+    names = ("spend_description", "spend_on-day", "spend_on-month", "spend_on-year")
+    form, errors, amount = _read_money_form(
+        "spend", (*names, "spend_reference"), "spent", "250 or 250.40"
+    )
     if not form["spend_description"]:
         errors.append({"field": "spend_description", "text": "Enter what the money was spent on"})
     spent_on = parse_date(form["spend_on-day"], form["spend_on-month"], form["spend_on-year"])
@@ -271,8 +248,6 @@ def record_spend(hub_id: uuid.UUID) -> Any:
         errors.append(
             {"field": "spend_on-day", "text": "Date of the spend must be today or in the past"}
         )
-    if not is_financial_year(form["financial_year"]):
-        form["financial_year"] = ""
     if errors or spent_on is None:
         return _dashboard(hub_id, form["financial_year"] or None, errors, form, 400)
     body: dict[str, Any] = {

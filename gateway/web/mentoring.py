@@ -28,6 +28,7 @@ from gateway.web.base import (
     field_errors,
     menu_item,
     remember_done,
+    revoke_calendar_link,
     with_api,
 )
 from gateway.web.client import Api, ApiError, parallel
@@ -451,13 +452,7 @@ def caseload_subscribe() -> Any:
 
 @bp.route("/caseload/calendar/<uuid:feed_id>/revoke", methods=["POST"])
 def caseload_revoke_feed(feed_id: uuid.UUID) -> Any:
-    try:
-        with_api(lambda api: api.delete(f"/api/mentoring/calendar-feeds/{feed_id}"))
-    except ApiError as exc:
-        if exc.status != 404:
-            raise
-    flash("The calendar link is turned off. Calendars using it will stop updating.", "success")
-    return redirect(url_for("web.caseload") + "#calendar")
+    return revoke_calendar_link(f"/api/mentoring/calendar-feeds/{feed_id}", "web.caseload")
 
 
 # -- hub lead: /hubs/<hub_id>/mentoring ------------------------------------------------------

@@ -34,6 +34,7 @@ from gateway.web.base import (
     download,
     field_errors,
     menu_item,
+    revoke_calendar_link,
     safe_next,
     user_api,
     with_api,
@@ -474,10 +475,4 @@ def subscribe() -> Any:
 
 @bp.route("/my-bookings/calendar/<uuid:feed_id>/revoke", methods=["POST"])
 def revoke_feed(feed_id: uuid.UUID) -> Any:
-    try:
-        with_api(lambda api: api.delete(f"/api/bookings/calendar-feeds/{feed_id}"))
-    except ApiError as exc:
-        if exc.status != 404:
-            raise
-    flash("The calendar link is turned off. Calendars using it will stop updating.", "success")
-    return redirect(url_for("web.my_bookings") + "#calendar")
+    return revoke_calendar_link(f"/api/bookings/calendar-feeds/{feed_id}", "web.my_bookings")
